@@ -1,0 +1,198 @@
+"""The one access layer: which organizations, locations and roles a principal has.
+
+A principal is a signed-in Django user or an API token's principal (`TokenPrincipal`). Views,
+API views, exports and tasks acting for someone ask these helpers, or a queryset's
+`.for_user()`, and nothing else. Results are cached on the principal object, which lives for
+one request.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from django.contrib.auth.models import AnonymousUser, User
+from django.db import models
+from django.http import Http404
+
+from rxrevops.models.tenancy import Location, Membership, Organization, Role
+
+if TYPE_CHECKING:
+    from rxrevops.models.tokens import ApiToken
+
+_M = TypeVar("_M", bound=models.Model)
+
+# Which home page and which navigation a role gets, most privileged first.
+ROLE_PRECEDENCE = [Role.OWNER, Role.REVENUE, Role.PHARMACIST, Role.TECHNICIAN]
+
+
+@dataclass(eq=False)
+class TokenPrincipal:
+    """What `request.user` is for a request authenticated with an API token."""
+
+    token: ApiToken
+    is_authenticated: bool = True
+    is_active: bool = True
+    is_staff: bool = False
+    is_superuser: bool = False
+    is_anonymous: bool = False
+    _cache: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def pk(self) -> None:
+        return None
+
+    @property
+    def username(self) -> str:
+        return f"token:{self.token.prefix}"
+
+    def __str__(self) -> str:
+        return f"API token {self.token.name} ({self.token.prefix})"
+
+
+Principal = User | AnonymousUser | TokenPrincipal
+
+
+@dataclass(frozen=True)
+class Grants:
+    location_ids: frozenset[int]
+    organization_ids: frozenset[int]
+    org_wide_organization_ids: frozenset[int]
+    roles: frozenset[str]
+
+
+_EMPTY = Grants(frozenset(), frozenset(), frozenset(), frozenset())
+
+
+def _grants_for_token(token: ApiToken) -> Grants:
+    if not token.is_usable:
+        return _EMPTY
+    org_ids = frozenset(_with_network_members([token.organization_id]))
+    scoped = list(token.locations.values_list("pk", flat=True))
+    if scoped:
+        loc_ids = frozenset(
+            Location.objects.filter(pk__in=scoped, organization__in=org_ids).values_list(
+                "pk", flat=True
+            )
+        )
+        org_wide: frozenset[int] = frozenset()
+    else:
+        loc_ids = frozenset(
+            Location.objects.filter(organization__in=org_ids).values_list("pk", flat=True)
+        )
+        org_wide = org_ids
+    return Grants(loc_ids, org_ids, org_wide, frozenset())
+
+
+def _with_network_members(org_ids: list[int]) -> set[int]:
+    members = Organization.objects.filter(network__in=org_ids).values_list("pk", flat=True)
+    return set(org_ids) | set(members)
+
+
+def _grants_for_user(user: User) -> Grants:
+    memberships = list(Membership.objects.filter(user=user).prefetch_related("locations"))
+    if not memberships:
+        return _EMPTY
+    org_wide = _with_network_members([m.organization_id for m in memberships if m.all_locations])
+    loc_ids = set(Location.objects.filter(organization__in=org_wide).values_list("pk", flat=True))
+    org_ids = set(org_wide)
+    for m in memberships:
+        if not m.all_locations:
+            loc_ids.update(
+                loc.pk for loc in m.locations.all() if loc.organization_id == m.organization_id
+            )
+            org_ids.add(m.organization_id)
+    return Grants(
+        frozenset(loc_ids),
+        frozenset(org_ids),
+        frozenset(org_wide),
+        frozenset(m.role for m in memberships),
+    )
+
+
+def grants_for_user(user: Principal) -> Grants:
+    if not user.is_authenticated:
+        return _EMPTY
+    cache: dict[str, Any]
+    if isinstance(user, TokenPrincipal):
+        cache = user._cache
+    else:
+        cache = user.__dict__.setdefault("_rxrevops_access", {})
+    if "grants" not in cache:
+        cache["grants"] = (
+            _grants_for_token(user.token)
+            if isinstance(user, TokenPrincipal)
+            else _grants_for_user(user)
+        )
+    grants: Grants = cache["grants"]
+    return grants
+
+
+def location_ids_for_user(user: Principal) -> frozenset[int]:
+    return grants_for_user(user).location_ids
+
+
+def organization_ids_for_user(user: Principal) -> frozenset[int]:
+    return grants_for_user(user).organization_ids
+
+
+def org_wide_organization_ids_for_user(user: Principal) -> frozenset[int]:
+    """Organizations where the principal's access spans every location."""
+    return grants_for_user(user).org_wide_organization_ids
+
+
+def roles_for_user(user: Principal) -> frozenset[str]:
+    return grants_for_user(user).roles
+
+
+def home_organization_id_for_user(user: Principal) -> int | None:
+    """The organization an event of this principal is filed under when no row names one."""
+    if isinstance(user, TokenPrincipal):
+        return int(user.token.organization_id)
+    return min(grants_for_user(user).organization_ids, default=None)
+
+
+def user_has_role(user: Principal, *roles: str) -> bool:
+    return bool(roles_for_user(user) & set(roles))
+
+
+def primary_role_for_user(user: Principal) -> str | None:
+    roles = roles_for_user(user)
+    return next((r.value for r in ROLE_PRECEDENCE if r in roles), None)
+
+
+def object_get_for_user(queryset: Any, *, user: Principal, **lookup: Any) -> Any:
+    """Fetch one row through `queryset.for_user(user)`; anything else is a 404.
+
+    A row of another organization or location and a row that does not exist answer the same,
+    so ids cannot be probed across tenants.
+    """
+    try:
+        return queryset.for_user(user).get(**lookup)
+    except (queryset.model.DoesNotExist, ValueError, TypeError) as exc:
+        raise Http404("Not found") from exc
+
+
+def location_list_for_user(user: Principal) -> Any:
+    return Location.objects.for_user(user).select_related("organization")
+
+
+def location_get_for_user(*, user: Principal, location_id: int) -> Location:
+    location: Location = object_get_for_user(Location.objects, user=user, pk=location_id)
+    return location
+
+
+def organization_ids_administered_by(user: Principal) -> frozenset[int]:
+    """Organizations where the user is an owner across every location: the ones whose
+    tokens and settings they manage. API tokens administer nothing."""
+    if isinstance(user, TokenPrincipal) or not user.is_authenticated:
+        return frozenset()
+    return frozenset(
+        Membership.objects.filter(user=user, role=Role.OWNER, all_locations=True).values_list(
+            "organization_id", flat=True
+        )
+    )
+
+
+def organization_list_for_user(user: Principal) -> Any:
+    return Organization.objects.for_user(user)

@@ -1,0 +1,42 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import URLPattern, URLResolver, include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+
+from rxrevops import views
+from rxrevops.api import views as api
+
+api_v1: list[URLPattern | URLResolver] = [
+    path("me/", api.MeView.as_view(), name="me"),
+    path("locations/", api.LocationList.as_view(), name="location-list"),
+    path("locations/<int:pk>/", api.LocationDetail.as_view(), name="location-detail"),
+    path("jobs/", api.JobList.as_view(), name="job-list"),
+    path("jobs/<int:pk>/", api.JobDetail.as_view(), name="job-detail"),
+    path("", include("claims.api_urls")),
+]
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("healthz", views.healthz, name="healthz"),
+    path(
+        "accounts/login/",
+        auth_views.LoginView.as_view(redirect_authenticated_user=True),
+        name="login",
+    ),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("jobs/", views.job_list, name="job_list"),
+    path("jobs/<int:job_id>/", views.job_detail, name="job_detail"),
+    path("audit/", views.audit_list, name="audit_list"),
+    path("settings/tokens/", views.token_list, name="token_list"),
+    path("settings/tokens/<int:token_id>/revoke/", views.token_revoke, name="token_revoke"),
+    path("patients/", include("claims.urls")),
+    path("dashboards/", include("dashboards.urls")),
+    path("reconciliation/", include("reconciliation.urls")),
+    path("adherence/", include("adherence.urls")),
+    path("clinical/", include("clinical.urls")),
+    path("api/v1/", include((api_v1, "api"), namespace="api")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api_docs"),
+    path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api_redoc"),
+    path("admin/", admin.site.urls),
+]
