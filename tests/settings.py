@@ -1,0 +1,16 @@
+"""Test settings: the real local Postgres (pytest-django makes `test_rxrevops`) and the real
+Redis on a database index of its own, so a running demo is never disturbed."""
+
+import os
+
+os.environ.setdefault("RXREVOPS_ENV", "test")
+os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/14")
+
+from rxrevops.settings import *  # noqa: F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast logins in tests
+MEDIA_ROOT = BASE_DIR / "var" / "test-uploads"  # noqa: F405
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # noqa: F405  (WhiteNoise warns about a missing root)
+# Live-server request threads and the test worker must not keep connections open past a
+# request, or the test database cannot be dropped at the end of the run.
+DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405

@@ -1,0 +1,39 @@
+"""Job handlers that exist only for the test suite. The test worker imports this module with
+`--include tests.support.tasks`, and conftest imports it in the test process."""
+
+from __future__ import annotations
+
+import os
+import signal
+from typing import Any
+
+from rxrevops.models import Job
+from rxrevops.services.jobs import JobFailed, Progress, job_handler
+
+
+@job_handler("test.count", queue="default")
+def count(job: Job, progress: Progress) -> dict[str, Any]:
+    n = int(job.params.get("n", 3))
+    progress.set_total(n)
+    for i in range(1, n + 1):
+        progress.advance(i, counted=i)
+    return {"counted": n}
+
+
+@job_handler("test.crash_once", queue="ingest")
+def crash_once(job: Job, progress: Progress) -> dict[str, Any]:
+    """Dies like an OOM-killed worker on the first attempt; succeeds on the redelivery."""
+    if job.attempts == 1:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return {"survived_attempt": job.attempts}
+
+
+@job_handler("test.bad_rows", queue="default")
+def bad_rows(job: Job, progress: Progress) -> dict[str, Any]:
+    raise JobFailed(
+        "2 rows could not be read",
+        errors=[
+            {"line": 3, "field": "ndc", "value": "12-34", "reason": "NDC must have 11 digits"},
+            {"line": 9, "field": "date_of_service", "value": "13/45/2026", "reason": "not a date"},
+        ],
+    )
