@@ -138,6 +138,8 @@ STORAGES = {
     },
 }
 WHITENOISE_USE_FINDERS = not PRODUCTION
+# development and demo: pick up edited CSS/JS without a restart
+WHITENOISE_AUTOREFRESH = RXREVOPS_ENV == "development"
 # Uploaded files (imports) live outside the web root and are never served as static.
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(BASE_DIR / "var" / "uploads")))
 
@@ -222,7 +224,7 @@ CELERY_BEAT_SCHEDULE = {
     },
     "beat-heartbeat": {
         "task": "rxrevops.tasks.beat_heartbeat",
-        "schedule": crontab(minute="*"),
+        "schedule": 30.0,
         "options": {"expires": 55},
     },
 }

@@ -40,6 +40,7 @@ def api_token_create(
     scopes: Iterable[str],
     locations: Iterable[Location] = (),
     created_by: User | None = None,
+    actor_label: str = "",
 ) -> IssuedToken:
     """Issue a token. Locations must belong to the organization; scopes must be known."""
     scopes = sorted(set(scopes))
@@ -71,6 +72,7 @@ def api_token_create(
     token.locations.set(locations)
     audit_record(
         actor=created_by,
+        actor_label=actor_label,
         action=AuditEvent.Action.TOKEN_CREATE,
         obj=token,
         organization=organization,

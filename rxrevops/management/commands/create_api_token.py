@@ -51,6 +51,7 @@ class Command(BaseCommand):
                 name=opts["name"],
                 scopes=opts["scope"] or Scope.values,
                 locations=locations,
+                actor_label="manage.py create_api_token",
             )
         except ValidationError as exc:
             raise CommandError("; ".join(exc.messages)) from None

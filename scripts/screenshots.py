@@ -1,0 +1,51 @@
+"""Take the README screenshots from a running `make demo` (http://127.0.0.1:8000).
+
+Usage: .venv/bin/python scripts/screenshots.py
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from playwright.sync_api import sync_playwright
+
+BASE = os.environ.get("RXREVOPS_URL", "http://127.0.0.1:8000")
+PASSWORD = os.environ.get("DEMO_PASSWORD", "prairie-demo-2026")
+OUT = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+
+
+def main() -> None:
+    OUT.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 760})
+        page.goto(f"{BASE}/accounts/login/")
+        page.screenshot(path=str(OUT / "login.png"))
+        page.fill("#id_username", "owner@demo.rxrevops")
+        page.fill("#id_password", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_load_state()
+        page.screenshot(path=str(OUT / "dashboard.png"), full_page=True)
+        page.goto(f"{BASE}/patients/")
+        page.screenshot(path=str(OUT / "patients.png"))
+        page.goto(f"{BASE}/settings/tokens/")
+        page.screenshot(path=str(OUT / "tokens.png"), full_page=True)
+        page.goto(f"{BASE}/audit/")
+        page.screenshot(path=str(OUT / "audit.png"))
+        page.goto(f"{BASE}/api/docs/")
+        page.wait_for_selector(".swagger-ui .info")
+        page.screenshot(path=str(OUT / "api-docs.png"))
+        browser.close()
+
+
+if __name__ == "__main__":
+    main()
