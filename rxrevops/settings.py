@@ -12,7 +12,6 @@ from pathlib import Path
 import django_stubs_ext
 import environ
 import plotly
-from celery.schedules import crontab
 
 django_stubs_ext.monkeypatch()
 
