@@ -1,83 +1,27 @@
-"""The demo organization: a small synthetic chain with one user per role.
+"""The demo organization: the synthetic chain of `demo.world`, with one user per role.
 
-Everything here is invented. Names come from short fixed lists and a seeded generator, so two
-runs with the same seed produce the same chain, and a second run updates instead of adding.
+Everything here is invented. The chain, its stores and its patients come from the same
+seeded world that `demo_data` writes as files, so a later import of those files updates the
+rows created here instead of adding new ones.
 """
 
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
+from pathlib import Path
 
 from django.db import transaction
 
 from claims.models import Patient
+from demo.world.build import build_world
+from demo.world.model import World
+from demo.world.writers import clear_world, write_world
 from rxrevops.models import Location, Organization, Role
 from rxrevops.services.tenancy import location_upsert, organization_upsert, user_upsert_with_role
 
 DEMO_SLUG = "demo"
 DEMO_DOMAIN = "demo.rxrevops"
-
-# (NCPDP, NPI, name, street, city, state, zip) — made-up identifiers in valid shapes
-DEMO_LOCATIONS = [
-    (
-        "4410001",
-        "1234567893",
-        "Prairie Pharmacy — Main Street",
-        "120 Main St",
-        "Ames",
-        "IA",
-        "50010",
-    ),
-    (
-        "4410002",
-        "1245319599",
-        "Prairie Pharmacy — Northgate",
-        "88 Northgate Blvd",
-        "Ankeny",
-        "IA",
-        "50023",
-    ),
-    ("4410003", "1376541235", "Prairie Pharmacy — Riverside", "5 River Rd", "Boone", "IA", "50036"),
-]
-
-FIRST_NAMES = [
-    "Avery",
-    "Jordan",
-    "Morgan",
-    "Casey",
-    "Riley",
-    "Quinn",
-    "Harper",
-    "Rowan",
-    "Emerson",
-    "Finley",
-    "Hayden",
-    "Kendall",
-    "Logan",
-    "Parker",
-    "Reese",
-    "Sawyer",
-    "Taylor",
-    "Blake",
-]
-LAST_NAMES = [
-    "Okafor",
-    "Lindqvist",
-    "Haverford",
-    "Marchetti",
-    "Delacroix",
-    "Nakagawa",
-    "Brennan",
-    "Vasquez-Hale",
-    "Thorne",
-    "Abernathy",
-    "Kowalczyk",
-    "Fairbanks",
-    "Winslow",
-    "Castellan",
-]
 
 
 @dataclass(frozen=True)
@@ -87,26 +31,40 @@ class DemoLogin:
     scope: str
 
 
-def demo_seed(*, password: str, seed: int = 7, patients_per_location: int = 40) -> list[DemoLogin]:
-    """Create or refresh the demo chain and its users; returns the logins to print."""
+@dataclass(frozen=True)
+class DemoResult:
+    logins: list[DemoLogin]
+    world: World
+    files: Path
+    file_count: int
+
+
+def demo_seed(*, password: str, seed: int, scale: str, as_of: date, files_dir: Path) -> DemoResult:
+    """Create or refresh the demo chain from the seeded world; write the world's files to
+    `files_dir` for users to import. Running it twice leaves the same state."""
+    world = build_world(seed=seed, scale=scale, year=as_of.year, as_of=as_of)
+    clear_world(files_dir)
+    manifest = write_world(world, files_dir)
     with transaction.atomic():
-        org = organization_upsert(slug=DEMO_SLUG, name="Prairie Pharmacy Group")
+        org = organization_upsert(slug=DEMO_SLUG, name=world.organization)
         locations = [
             location_upsert(
                 organization=org,
-                ncpdp_id=ncpdp,
-                npi=npi,
-                name=name,
-                address_line=street,
-                city=city,
-                state=state,
-                postal_code=zipcode,
+                ncpdp_id=loc.ncpdp,
+                npi=loc.npi,
+                name=loc.name,
+                address_line=loc.street,
+                city=loc.city,
+                state=loc.state,
+                postal_code=loc.zip,
             )
-            for ncpdp, npi, name, street, city, state, zipcode in DEMO_LOCATIONS
+            for loc in world.locations
         ]
         logins = _demo_users(org=org, locations=locations, password=password)
-        _demo_patients(locations=locations, seed=seed, per_location=patients_per_location)
-    return logins
+        _demo_patients(world=world, locations={loc.ncpdp_id: loc for loc in locations})
+    return DemoResult(
+        logins=logins, world=world, files=files_dir, file_count=len(manifest["files"])
+    )
 
 
 def _demo_users(*, org: Organization, locations: list[Location], password: str) -> list[DemoLogin]:
@@ -127,18 +85,30 @@ def _demo_users(*, org: Organization, locations: list[Location], password: str) 
     return logins
 
 
-def _demo_patients(*, locations: list[Location], seed: int, per_location: int) -> None:
-    rng = random.Random(seed)  # noqa: S311 - synthetic data, not security
-    for location in locations:
-        for n in range(1, per_location + 1):
-            dob = date(1940, 1, 1) + timedelta(days=rng.randrange(0, 365 * 60))
-            Patient.objects.update_or_create(
-                location=location,
-                pms_patient_id=f"P{location.ncpdp_id[-3:]}{n:05d}",
-                defaults={
-                    "first_name": rng.choice(FIRST_NAMES),
-                    "last_name": rng.choice(LAST_NAMES),
-                    "date_of_birth": dob,
-                    "phone": f"555-01{rng.randrange(0, 100):02d}",
-                },
-            )
+def _demo_patients(*, world: World, locations: dict[str, Location]) -> None:
+    """Patients straight from the world, keyed like the PMS import will key them
+    (store, PMS patient id). Replaced by the PMS import once it exists."""
+    existing = {
+        (p.location_id, p.pms_patient_id): p
+        for p in Patient.objects.filter(location__in=locations.values())
+    }
+    new, changed = [], []
+    for wp in world.patients:
+        loc = locations[wp.location]
+        fields = {
+            "first_name": wp.first_name,
+            "last_name": wp.last_name,
+            "date_of_birth": wp.dob,
+            "phone": wp.phone,
+        }
+        row = existing.get((loc.pk, wp.pms_id))
+        if row is None:
+            new.append(Patient(location=loc, pms_patient_id=wp.pms_id, **fields))
+        elif any(getattr(row, k) != v for k, v in fields.items()):
+            for k, v in fields.items():
+                setattr(row, k, v)
+            changed.append(row)
+    Patient.objects.bulk_create(new, batch_size=1000)
+    Patient.objects.bulk_update(
+        changed, ["first_name", "last_name", "date_of_birth", "phone"], batch_size=1000
+    )

@@ -233,10 +233,17 @@ def _add_provider_adjustments(
     claims: list[Claim],
     truth: dict[ClaimKey, str],
 ) -> None:
-    """PLB: transaction fees per claim paid, interest on late Medicaid cycles, and audit
-    recoupments of an earlier payment (which makes that claim recouped)."""
-    for remit in remittances:
+    """PLB: transaction fees per claim paid, interest on Medicaid cycles, audit recoupments
+    of an earlier payment (which makes that claim recouped), and forward balances: a cycle
+    whose take-backs exceed its payments pays zero and carries the rest to the next one."""
+    carried: dict[tuple[str, str], int] = {}
+    for remit in sorted(remittances, key=lambda r: (r.payer, r.location, r.payment_date)):
         payer = PAYER_BY_KEY[remit.payer]
+        key = (remit.payer, remit.location)
+        if carried.get(key):
+            remit.provider_adjustments.append(
+                ProviderAdjustment("FB", f"BAL{remit.location}", carried.pop(key))
+            )
         paid_lines = sum(1 for c in remit.claims if c.status == "1")
         if payer.transaction_fee_cents and paid_lines:
             remit.provider_adjustments.append(
@@ -257,21 +264,18 @@ def _add_provider_adjustments(
             if candidates:
                 victim = candidates[rng.randrange(len(candidates))]
                 amount = ledger.paid[victim.claim_key]
-                if 0 < amount < remit.paid_cents:
+                if 0 < amount < remit.paid_cents:  # recoup only from a payment that covers it
                     remit.provider_adjustments.append(
                         ProviderAdjustment("WO", victim.payer_claim_id, amount)
                     )
                     ledger.plb_recouped[victim.claim_key] = amount
                     truth[victim.claim_key] = RECOUPED
-        # a payment is never negative: drop adjustments that would make it so
-        while remit.paid_cents <= 0 and remit.provider_adjustments:
-            dropped = remit.provider_adjustments.pop()
-            if dropped.reason == "WO":
-                for key, amount in list(ledger.plb_recouped.items()):
-                    if amount == dropped.amount_cents:
-                        del ledger.plb_recouped[key]
-                        truth[key] = PAID
-                        break
+        if remit.paid_cents < 0:
+            owed = -remit.paid_cents
+            remit.provider_adjustments.append(
+                ProviderAdjustment("FB", f"BAL{remit.location}", -owed)
+            )
+            carried[key] = owed
 
 
 def _fee_statements(

@@ -51,8 +51,8 @@ class Scale:
 
 SCALES = {
     "small": Scale(locations=3, patients_per_location=310, acute_per_patient_year=1.4),
-    "medium": Scale(locations=8, patients_per_location=1050, acute_per_patient_year=1.4),
-    "large": Scale(locations=25, patients_per_location=1150, acute_per_patient_year=1.4),
+    "medium": Scale(locations=8, patients_per_location=1750, acute_per_patient_year=1.4),
+    "large": Scale(locations=25, patients_per_location=2150, acute_per_patient_year=1.4),
 }
 
 
