@@ -91,7 +91,8 @@ def pdc_results(claims: list[Claim], *, year: int, as_of: date) -> list[PdcResul
             index = min(f.date_of_service for f in in_class)
             period = (period_end - index).days + 1
             covered, pdc = 0, None
-            if EXCLUSIONS.get(measure) in classes:
+            exclusion = EXCLUSIONS.get(measure)
+            if exclusion is not None and exclusion in classes:
                 status = "excluded"
             elif len({f.date_of_service for f in in_class}) < 2:
                 status = "single_fill"

@@ -167,6 +167,8 @@ def make_patients(rng: random.Random, location: Location, count: int, year: int)
         payer = _weighted(rng, PAYER_MIX)
         if age >= 65 and payer not in ("cash", "meridian_d") and rng.random() < 0.6:
             payer = "meridian_d"
+        elif age < 65 and payer == "meridian_d" and rng.random() < 0.85:
+            payer = "keystone_a"  # under 65 on Part D is the exception (disability, ESRD)
         behaviour = _weighted(
             rng, (("adherent", 46), ("drifting", 24), ("stopping", 10), ("acute_only", 20))
         )

@@ -399,3 +399,26 @@ def test_pms_file_is_plain_csv_with_the_canonical_header(small_files: Files) -> 
     header = (out / first["path"]).read_text().splitlines()[0]
     assert header.startswith("pharmacy_ncpdp,pharmacy_npi,rx_number,fill_number,date_of_service")
     assert "acquisition_cost" in header
+
+
+def test_pdc_truth_excludes_only_insulin_users_from_dr_and_entresto_users_from_rasa(
+    small_world: World,
+) -> None:
+    from demo.world.adherence_truth import dispensed_fills, pdc_results
+
+    results = pdc_results(small_world.claims, year=small_world.year, as_of=small_world.as_of)
+    classes: dict[tuple[str, str], set[str | None]] = {}
+    for f in dispensed_fills(small_world.claims):
+        classes.setdefault((f.location, f.patient_id), set()).add(
+            DRUG_BY_NDC[f.ndc].adherence_class
+        )
+    excluded = [r for r in results if r.status == "excluded"]
+    assert excluded
+    assert {r.measure for r in excluded} == {"PDC-DR", "PDC-RASA"}
+    for r in excluded:
+        marker = "INSULIN" if r.measure == "PDC-DR" else "SACVAL"
+        assert marker in classes[(r.location, r.patient_id)]
+    measured = [r for r in results if r.status == "measured"]
+    assert {r.measure for r in measured} == {"PDC-DR", "PDC-RASA", "PDC-STA"}
+    adherent = sum(bool(r.adherent) for r in measured) / len(measured)
+    assert 0.4 < adherent < 0.9  # a realistic mix for worklists to work on
