@@ -1,0 +1,218 @@
+"""Stream a CSV or XLSX export in batches of string columns, with each row's line number.
+
+A file that cannot be read as a table at all raises `FileRejected` with a message a user can
+act on; row-shaped problems (a line with the wrong number of fields) come back as problems
+for quarantine, not as a rejection.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+LINE = "_line"
+
+
+class FileRejected(ValueError):
+    """The whole file is refused; nothing from it is loaded."""
+
+
+@dataclass
+class RowProblem:
+    line: int
+    column: str
+    value: str
+    reason: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "line": self.line,
+            "field": self.column,
+            "value": self.value[:200],
+            "reason": self.reason,
+        }
+
+
+@dataclass
+class Batches:
+    headers: list[str]
+    kind: str
+    batches: Iterator[pd.DataFrame]
+    problems: list[RowProblem] = field(default_factory=list)  # filled while iterating
+
+
+def sniff(path: Path) -> str:
+    """'csv' or 'xlsx' from the bytes, not the name."""
+    head = path.read_bytes()[:4096] if path.stat().st_size else b""
+    if not head:
+        raise FileRejected("The file is empty.")
+    if head.startswith(b"PK\x03\x04"):
+        return "xlsx"
+    if b"\x00" in head:
+        raise FileRejected("This is not a CSV or XLSX file (it contains binary data).")
+    return "csv"
+
+
+def _check_utf8(path: Path) -> None:
+    with path.open("rb") as fh:
+        offset = 0
+        pending = b""
+        while chunk := fh.read(1 << 20):
+            data = pending + chunk
+            try:
+                data.decode("utf-8")
+                pending = b""
+            except UnicodeDecodeError as exc:
+                if exc.end >= len(data) - 3 and exc.reason == "unexpected end of data":
+                    pending = data[exc.start :]
+                    offset += exc.start
+                    continue
+                line = path.read_bytes()[: offset + exc.start].count(b"\n") + 1
+                raise FileRejected(
+                    f"The file is not UTF-8 text: byte 0x{data[exc.start]:02X} on line {line} "
+                    "cannot be read. Export it again as UTF-8 CSV (or upload the XLSX)."
+                ) from None
+            offset += len(data) - len(pending)
+
+
+def open_batches(path: Path, *, batch_rows: int = 50_000) -> Batches:
+    kind = sniff(path)
+    return _open_xlsx(path, batch_rows) if kind == "xlsx" else _open_csv(path, batch_rows)
+
+
+def _open_csv(path: Path, batch_rows: int) -> Batches:
+    _check_utf8(path)
+    raw = path.read_bytes()
+    text_start = raw[:65536].decode("utf-8-sig", errors="replace")
+    first_line = text_start.splitlines()[0] if text_start.strip() else ""
+    if not first_line.strip():
+        raise FileRejected("The file has no header row: its first line is empty.")
+    headers = [h.strip() for h in next(iter(_csv_rows(first_line)))]
+    if len(set(headers)) != len(headers):
+        dupes = sorted({h for h in headers if headers.count(h) > 1})
+        raise FileRejected(f"The header row repeats column(s): {', '.join(dupes)}.")
+    if not raw.endswith((b"\n", b"\r")):
+        last = raw.rsplit(b"\n", 1)[-1].decode("utf-8", errors="replace")
+        fields = next(iter(_csv_rows(last)), [])
+        if len(fields) < len(headers):
+            raise FileRejected(
+                f"The file ends in the middle of a row ({len(fields)} of {len(headers)} fields "
+                "on its last line): it looks truncated. Export it again."
+            )
+    problems: list[RowProblem] = []
+    pending_bad: list[tuple[int, str, int]] = []
+
+    def on_invalid(row: Any) -> str:
+        pending_bad.append((row.number or 0, row.text or "", row.actual_columns))
+        return "skip"
+
+    reader = pacsv.open_csv(
+        path,
+        read_options=pacsv.ReadOptions(block_size=8 << 20, encoding="utf8"),
+        parse_options=pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=on_invalid),
+        convert_options=pacsv.ConvertOptions(
+            column_types={h: pa.string() for h in headers},
+            strings_can_be_null=False,
+            quoted_strings_can_be_null=False,
+        ),
+    )
+
+    def generate() -> Iterator[pd.DataFrame]:
+        next_line = 2  # line 1 is the header
+        try:
+            for record_batch in reader:
+                frame = record_batch.to_pandas()
+                frame.columns = headers
+                frame[LINE] = range(next_line, next_line + len(frame))
+                next_line += len(frame)
+                yield from _split(frame, batch_rows)
+        except pa.ArrowInvalid as exc:
+            raise FileRejected(f"The CSV cannot be read past line {next_line}: {exc}") from None
+        for number, text, actual in pending_bad:
+            problems.append(
+                RowProblem(
+                    number, "(row)", text, f"has {actual} fields, the header has {len(headers)}"
+                )
+            )
+
+    return Batches(headers=headers, kind="csv", batches=generate(), problems=problems)
+
+
+def _csv_rows(text: str) -> Iterator[list[str]]:
+    import csv
+    import io
+
+    return csv.reader(io.StringIO(text))
+
+
+def _split(frame: pd.DataFrame, rows: int) -> Iterator[pd.DataFrame]:
+    for start in range(0, len(frame), rows):
+        yield frame.iloc[start : start + rows].reset_index(drop=True)
+
+
+def _cell(value: Any) -> str:
+    """XLSX cells to the text a CSV would hold: dates ISO, numbers shortest round-trip."""
+    if value is None:
+        return ""
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, float):
+        # an XLSX number is a binary double; its shortest repr is the decimal that was typed
+        text = repr(value)
+        return str(Decimal(text).normalize()) if "e" in text.lower() else text.removesuffix(".0")
+    return str(value).strip()
+
+
+def _open_xlsx(path: Path, batch_rows: int) -> Batches:
+    from openpyxl import load_workbook
+
+    try:
+        # a file object: the stored upload is named by its hash, without an .xlsx suffix
+        wb = load_workbook(path.open("rb"), read_only=True, data_only=True)
+    except Exception as exc:  # a zip that is not a workbook, or a damaged one
+        raise FileRejected(f"The XLSX file cannot be opened ({type(exc).__name__}).") from None
+    sheet = wb.worksheets[0]
+    rows = sheet.iter_rows(values_only=True)
+    try:
+        headers = [_cell(v) for v in next(rows)]
+    except StopIteration:
+        raise FileRejected("The workbook's first sheet is empty.") from None
+    while headers and not headers[-1]:
+        headers.pop()
+    if not any(headers):
+        raise FileRejected("The workbook's first sheet has no header row.")
+    width = len(headers)
+
+    def generate() -> Iterator[pd.DataFrame]:
+        buffer: list[list[str]] = []
+        lines: list[int] = []
+        for number, values in enumerate(rows, start=2):
+            cells = [_cell(v) for v in values[:width]]
+            if not any(cells):
+                continue
+            buffer.append(cells + [""] * (width - len(cells)))
+            lines.append(number)
+            if len(buffer) >= batch_rows:
+                yield _frame(buffer, lines, headers)
+                buffer, lines = [], []
+        if buffer:
+            yield _frame(buffer, lines, headers)
+        wb.close()
+
+    return Batches(headers=headers, kind="xlsx", batches=generate())
+
+
+def _frame(rows: list[list[str]], lines: list[int], headers: list[str]) -> pd.DataFrame:
+    frame = pd.DataFrame(rows, columns=headers, dtype="string")
+    frame[LINE] = lines
+    return frame

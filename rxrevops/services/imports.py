@@ -1,0 +1,75 @@
+"""Storing uploaded originals. Each app turns a stored file into a job of its own kind."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import shutil
+import tempfile
+from pathlib import Path
+from typing import IO
+
+from django.conf import settings
+from django.contrib.auth.models import User
+
+from rxrevops.models import ImportFile, Location, Organization
+
+MAX_UPLOAD_BYTES = 512 * 1024 * 1024
+
+
+class UploadRefused(ValueError):
+    pass
+
+
+def import_file_store(
+    *,
+    organization: Organization,
+    location: Location | None,
+    kind: str,
+    stream: IO[bytes],
+    original_name: str,
+    profile: str = "",
+    uploaded_by: User | None = None,
+) -> ImportFile:
+    """Copy the upload to MEDIA_ROOT/imports/<org>/<sha256> while hashing it, and record it.
+    The stored name is the content hash, never the client's file name."""
+    root = Path(settings.MEDIA_ROOT) / "imports" / str(organization.pk)
+    root.mkdir(parents=True, exist_ok=True)
+    digest = hashlib.sha256()
+    size = 0
+    with tempfile.NamedTemporaryFile(dir=root, delete=False) as tmp:
+        while chunk := stream.read(1 << 20):
+            size += len(chunk)
+            if size > MAX_UPLOAD_BYTES:
+                tmp.close()
+                Path(tmp.name).unlink()
+                raise UploadRefused(
+                    f"The file is larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MB."
+                )
+            digest.update(chunk)
+            tmp.write(chunk)
+    if size == 0:
+        Path(tmp.name).unlink()
+        raise UploadRefused("The file is empty.")
+    sha = digest.hexdigest()
+    target = root / sha
+    if target.exists():
+        Path(tmp.name).unlink()
+    else:
+        shutil.move(tmp.name, target)
+    safe_name = re.sub(r"[^\w.\- ]+", "_", Path(original_name).name)[:255] or "upload"
+    return ImportFile.objects.create(
+        organization=organization,
+        location=location,
+        kind=kind,
+        original_name=safe_name,
+        stored_path=str(target.relative_to(settings.MEDIA_ROOT)),
+        sha256=sha,
+        size=size,
+        profile=profile,
+        uploaded_by=uploaded_by,
+    )
+
+
+def import_file_path(import_file: ImportFile) -> Path:
+    return Path(settings.MEDIA_ROOT) / import_file.stored_path
