@@ -1,8 +1,11 @@
 from django.urls import path
 
-from claims import api
+from claims import api, imports_web
 
 urlpatterns = [
     path("patients/", api.PatientList.as_view(), name="patient-list"),
     path("patients/<int:pk>/", api.PatientDetail.as_view(), name="patient-detail"),
+    path("imports/", imports_web.ImportCreate.as_view(), name="import-create"),
+    path("imports/<int:pk>/", imports_web.ImportDetail.as_view(), name="import-detail"),
+    path("imports/<int:pk>/errors/", imports_web.ImportErrors.as_view(), name="import-errors"),
 ]

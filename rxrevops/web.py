@@ -31,6 +31,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("Call lists", "adherence:index", (Role.OWNER, Role.TECHNICIAN, Role.PHARMACIST)),
     NavItem("Clinical", "clinical:index", (Role.OWNER, Role.PHARMACIST)),
     NavItem("Patients", "claims:patient_list", ALL_ROLES),
+    NavItem("Imports", "imports:list", (Role.OWNER, Role.REVENUE, Role.PHARMACIST)),
     NavItem("Jobs", "job_list", (Role.OWNER, Role.REVENUE)),
     NavItem("Audit log", "audit_list", (Role.OWNER,)),
     NavItem("API tokens", "token_list", (Role.OWNER,)),

@@ -129,7 +129,7 @@ def pms_import_run(job: Job, progress: Progress) -> dict[str, Any]:
     stored = ImportFile.objects.get(pk=job.params["import_file"])
     path = import_file_path(stored)
     try:
-        batches = open_batches(path, batch_rows=BATCH_ROWS)
+        batches = open_batches(path, batch_rows=int(job.params.get("batch_rows", BATCH_ROWS)))
         profile = detect_profile(batches.headers, job.params.get("profile") or None)
     except (FileRejected, UnknownLayout) as exc:
         raise JobFailed(f"{stored.original_name}: {exc}") from None

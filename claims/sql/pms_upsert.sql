@@ -76,6 +76,9 @@ WITH loaded AS (
     JOIN claims_drug d ON d.ndc = s.ndc
     LEFT JOIN claims_plan pl ON pl.bin = s.bin AND pl.pcn = s.pcn AND pl."group" = s.group_id
                              AND s.bin <> ''
+    -- one order for every import: concurrent imports of overlapping rows lock them in the
+    -- same sequence and wait for each other instead of deadlocking
+    ORDER BY s.rx_number, s.fill_number, s.date_of_service, s.transaction_code
     ON CONFLICT (location_id, rx_number, fill_number, date_of_service, transaction_code)
     DO UPDATE SET transaction_date = EXCLUDED.transaction_date, status = EXCLUDED.status,
         prescription_id = EXCLUDED.prescription_id, patient_id = EXCLUDED.patient_id,

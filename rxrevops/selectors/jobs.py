@@ -13,3 +13,14 @@ def job_list_for_user(user: Principal) -> Any:
 def job_get_for_user(*, user: Principal, job_id: int) -> Job:
     job: Job = object_get_for_user(Job.objects, user=user, pk=job_id)
     return job
+
+
+def quarantine_for_job(job: Job) -> Any:
+    """The rows an import could not load, in file order (the job was fetched for the user)."""
+    from rxrevops.models import QuarantinedRow
+
+    return QuarantinedRow.objects.filter(job=job).order_by("line", "pk")
+
+
+def import_job_list_for_user(user: Principal, *, kinds: tuple[str, ...]) -> Any:
+    return job_list_for_user(user).filter(kind__in=kinds)

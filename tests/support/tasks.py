@@ -37,3 +37,18 @@ def bad_rows(job: Job, progress: Progress) -> dict[str, Any]:
             {"line": 9, "field": "date_of_service", "value": "13/45/2026", "reason": "not a date"},
         ],
     )
+
+
+@job_handler("test.pms_crash_mid_file", queue="ingest")
+def pms_crash_mid_file(job: Job, progress: Progress) -> dict[str, Any]:
+    """The real PMS import, killed like an OOM-killed worker after its second batch on the
+    first attempt."""
+    from claims.services.pms_import import pms_import_run
+
+    class Dying(Progress):
+        def advance(self, done: int, **counts: int) -> None:
+            super().advance(done, **counts)
+            if job.attempts == 1 and int(job.params.get("batches_done", 0)) >= 2:
+                os.kill(os.getpid(), signal.SIGKILL)
+
+    return pms_import_run(job, Dying(job))
