@@ -2,14 +2,31 @@ from __future__ import annotations
 
 import argparse
 
-from bench import world
+from bench import pms_import, world
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="RxRevOps benchmarks")
     parser.add_argument("--large", action="store_true", help="include the ~1M-claim world")
+    parser.add_argument(
+        "--pms-rows",
+        type=int,
+        default=1_000_000,
+        metavar="N",
+        help="rows in the PMS import benchmark's file (default 1,000,000)",
+    )
+    parser.add_argument(
+        "--only", choices=["world", "pms"], help="run one benchmark instead of all of them"
+    )
     args = parser.parse_args()
-    world.run(include_large=args.large)
+    if args.pms_rows < 1:
+        parser.error("--pms-rows must be at least 1")
+    if args.only in (None, "world"):
+        world.run(include_large=args.large)
+    if args.only in (None, "pms"):
+        if args.only is None:
+            print()
+        pms_import.run(rows=args.pms_rows)
 
 
 if __name__ == "__main__":

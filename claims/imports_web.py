@@ -155,6 +155,7 @@ class ImportDetail(generics.RetrieveAPIView[Any]):
     serializer_class = JobSerializer
     permission_classes = [ScopeOrRole]
     required_scope = Scope.JOBS_READ
+    allowed_roles = UPLOAD_ROLES
 
     def get_queryset(self) -> Any:
         return import_job_list_for_user(self.request.user, kinds=IMPORT_KINDS)
@@ -167,6 +168,7 @@ class ImportErrors(generics.ListAPIView[Any]):
     serializer_class = QuarantineSerializer
     permission_classes = [ScopeOrRole]
     required_scope = Scope.JOBS_READ
+    allowed_roles = UPLOAD_ROLES
     cursor_ordering = ("line", "pk")
 
     def get_queryset(self) -> Any:

@@ -38,7 +38,11 @@ class ApiTokenAdmin(admin.ModelAdmin[ApiToken]):
 
     list_display = ["name", "organization", "prefix", "created_at", "last_used_at", "revoked_at"]
     list_filter = ["organization"]
-    readonly_fields = [f.name for f in ApiToken._meta.fields if f.name != "revoked_at"]
+    # locations too: removing a token's last location would widen it to every location
+    readonly_fields = [
+        *(f.name for f in ApiToken._meta.fields if f.name != "revoked_at"),
+        "locations",
+    ]
     exclude = ["key_hash"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:

@@ -33,14 +33,18 @@ class LocationScopedQuerySet(models.QuerySet[_M]):
 
 
 class OrganizationScopedQuerySet(models.QuerySet[_M]):
-    """Rows that belong to an organization as a whole (tokens, audit, contracts)."""
+    """Rows that belong to an organization as a whole (tokens, audit, contracts): visible
+    only to principals whose access spans the whole organization, never to a user scoped to
+    some of its stores (an org-wide row can describe any store)."""
 
     organization_field = "organization"
 
     def for_user(self, user: Principal) -> OrganizationScopedQuerySet[_M]:
-        from rxrevops.access import organization_ids_for_user
+        from rxrevops.access import org_wide_organization_ids_for_user
 
-        return self.filter(**{f"{self.organization_field}__in": organization_ids_for_user(user)})
+        return self.filter(
+            **{f"{self.organization_field}__in": org_wide_organization_ids_for_user(user)}
+        )
 
 
 class OrganizationOrLocationScopedQuerySet(models.QuerySet[_M]):

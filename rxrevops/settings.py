@@ -203,7 +203,7 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"
-CELERY_TASK_QUEUES_NAMES = ["ingest", "recon", "analytics", "default"]
+RXREVOPS_QUEUES = ["ingest", "recon", "analytics", "default"]
 CELERY_TASK_ROUTES = {
     "claims.tasks.*": {"queue": "ingest"},
     "reconciliation.tasks.*": {"queue": "recon"},

@@ -14,11 +14,12 @@ from django.views.decorators.http import require_GET, require_POST
 from rxrevops.access import primary_role_for_user
 from rxrevops.forms import ApiTokenForm, AuditFilterForm
 from rxrevops.health import health_report
+from rxrevops.models import Role
 from rxrevops.selectors.audit import audit_list_for_user
 from rxrevops.selectors.jobs import job_get_for_user, job_list_for_user
 from rxrevops.selectors.tokens import api_token_get_for_user, api_token_list_for_user
 from rxrevops.services.tokens import api_token_create, api_token_revoke
-from rxrevops.web import ROLE_HOME, nav_required
+from rxrevops.web import ROLE_HOME, nav_required, role_required
 
 
 @login_required
@@ -46,7 +47,8 @@ def job_list(request: HttpRequest) -> HttpResponse:
     return render(request, "rxrevops/job_list.html", {"page": page})
 
 
-@login_required
+# job pages show row-level import problems (patient data): the roles that run imports
+@role_required(Role.OWNER, Role.REVENUE, Role.PHARMACIST)
 def job_detail(request: HttpRequest, job_id: int) -> HttpResponse:
     job = job_get_for_user(user=request.user, job_id=job_id)
     template = "rxrevops/_job_progress.html" if request.htmx else "rxrevops/job_detail.html"  # type: ignore[attr-defined]

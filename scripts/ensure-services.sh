@@ -9,10 +9,13 @@ PGUSER=${PGUSER:-postgres}
 DB_NAME=${DB_NAME:-rxrevops}
 export PGHOST PGPORT PGUSER
 
+SUDO=""
+if [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1; then SUDO="sudo"; fi
+
 if ! pg_isready -q -h "$PGHOST" -p "$PGPORT"; then
   echo "Postgres is down: starting it"
   for v in /etc/postgresql/*; do
-    pg_ctlcluster --skip-systemctl-redirect "$(basename "$v")" main start || true
+    $SUDO pg_ctlcluster --skip-systemctl-redirect "$(basename "$v")" main start || true
   done
   for _ in $(seq 1 30); do pg_isready -q -h "$PGHOST" -p "$PGPORT" && break; sleep 1; done
   pg_isready -h "$PGHOST" -p "$PGPORT" || { echo "Postgres did not start" >&2; exit 1; }

@@ -113,13 +113,24 @@ class WorkerProcess:
         return self.log.read_text(errors="replace")
 
 
+def _database_url(database_name: str) -> str:
+    """The test database, reached the way the test process reaches it."""
+    from urllib.parse import quote
+
+    db = settings.DATABASES["default"]
+    auth = quote(db["USER"] or "")
+    if db.get("PASSWORD"):
+        auth += ":" + quote(db["PASSWORD"])
+    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{database_name}"
+
+
 def _start_worker(database_name: str, name: str) -> WorkerProcess:
     ARTIFACTS.mkdir(exist_ok=True)
     log = ARTIFACTS / f"celery-{name}.log"
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "tests.settings",
-        "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{database_name}",
+        "DATABASE_URL": _database_url(database_name),
         "REDIS_URL": settings.REDIS_URL,
         "PYTHONPATH": str(ROOT),
     }
@@ -131,7 +142,7 @@ def _start_worker(database_name: str, name: str) -> WorkerProcess:
             "rxrevops",
             "worker",
             "--queues",
-            ",".join(settings.CELERY_TASK_QUEUES_NAMES),
+            ",".join(settings.RXREVOPS_QUEUES),
             "--concurrency",
             "2",
             "--hostname",

@@ -83,14 +83,22 @@ def test_organization_wide_token_reads_every_location_of_its_organization_only(
     assert client.get(f"/api/v1/patients/{other_chain.patient.pk}/").status_code == 404
 
 
-def test_job_of_location_b_is_404_for_location_a_user_over_html_and_api(
+def test_job_of_location_a_is_404_for_location_b_user_over_html_and_api(
     chain: Any, login: Any, api_login: Any
 ) -> None:
-    job = Job.objects.create(organization=chain.org, location=chain.loc_b, kind="test.count")
-    assert login(chain.technician_a).get(f"/jobs/{job.pk}/").status_code == 404
-    assert api_login(chain.technician_a).get(f"/api/v1/jobs/{job.pk}/").status_code == 404
-    assert login(chain.pharmacist_b).get(f"/jobs/{job.pk}/").status_code == 200
+    job = Job.objects.create(organization=chain.org, location=chain.loc_a, kind="test.count")
+    assert login(chain.pharmacist_b).get(f"/jobs/{job.pk}/").status_code == 404
+    assert api_login(chain.pharmacist_b).get(f"/api/v1/jobs/{job.pk}/").status_code == 404
+    assert login(chain.owner).get(f"/jobs/{job.pk}/").status_code == 200
     assert api_login(chain.owner).get(f"/api/v1/jobs/{job.pk}/").status_code == 200
+
+
+def test_technicians_do_not_open_job_pages_which_hold_import_row_values(
+    chain: Any, login: Any, api_login: Any
+) -> None:
+    job = Job.objects.create(organization=chain.org, location=chain.loc_a, kind="test.count")
+    assert login(chain.technician_a).get(f"/jobs/{job.pk}/").status_code == 403
+    assert api_login(chain.technician_a).get(f"/api/v1/jobs/{job.pk}/").status_code == 403
 
 
 def test_organization_wide_job_is_hidden_from_location_scoped_users(chain: Any, login: Any) -> None:

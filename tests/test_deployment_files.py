@@ -147,7 +147,7 @@ def test_worker_consumes_every_queue_the_settings_route_to(
     assert words[:4] == ["celery", "-A", "rxrevops", "worker"]
     queues = words[words.index("--queues") + 1].split(",")
     assert sorted(queues) == sorted(["ingest", "recon", "analytics", "default"])
-    assert set(settings_literal("CELERY_TASK_QUEUES_NAMES")) == set(queues)
+    assert set(settings_literal("RXREVOPS_QUEUES")) == set(queues)
     routed = {route["queue"] for route in settings_literal("CELERY_TASK_ROUTES").values()}
     assert routed | {settings_literal("CELERY_TASK_DEFAULT_QUEUE")} <= set(queues)
 

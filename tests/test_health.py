@@ -6,7 +6,6 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -51,56 +50,69 @@ def test_healthz_fails_when_no_worker_has_a_heartbeat(
     assert response.json()["checks"]["workers"] == {"ok": False, "detail": "no worker heartbeat"}
 
 
-def _redis_up() -> bool:
+PRIVATE_REDIS_PORT = 6391
+
+
+def _redis_up(port: int) -> bool:
     try:
-        return bool(redis.Redis(host="127.0.0.1", port=6379, socket_timeout=0.5).ping())
+        return bool(redis.Redis(host="127.0.0.1", port=port, socket_timeout=0.5).ping())
     except redis.RedisError:
         return False
 
 
-def _start_redis() -> None:
-    subprocess.run(
+def _start_private_redis(port: int) -> subprocess.Popen[bytes]:
+    """A Redis of the test's own, so stopping it disturbs nothing else on the machine."""
+    proc = subprocess.Popen(
         [
             "redis-server",
-            "--daemonize",
-            "yes",
+            "--port",
+            str(port),
             "--bind",
             "127.0.0.1",
-            "-::1",
-            "--port",
-            "6379",
             "--save",
             "",
             "--appendonly",
             "no",
             "--dir",
             tempfile.gettempdir(),
-            "--logfile",
-            str(Path(tempfile.gettempdir()) / "rxrevops-redis.log"),
         ],
-        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 15
-    while not _redis_up():
-        assert time.monotonic() < deadline, "Redis did not come back"
-        time.sleep(0.2)
+    while not _redis_up(port):
+        assert proc.poll() is None, "redis-server exited"
+        assert time.monotonic() < deadline, "Redis did not start"
+        time.sleep(0.1)
+    return proc
 
 
 @pytest.mark.services
 def test_healthz_fails_while_redis_is_stopped_and_recovers_after(
     client: Any, db: Any, fresh_health_client: None
 ) -> None:
-    assert _redis_up()
-    redis.Redis(host="127.0.0.1", port=6379).shutdown(nosave=True)
+    port = PRIVATE_REDIS_PORT
+    url = f"redis://127.0.0.1:{port}/0"
+    proc = _start_private_redis(port)
     try:
-        time.sleep(0.5)
-        response = client.get("/healthz")
-        body = response.json()
-        assert response.status_code == 503
-        assert body["checks"]["redis"]["ok"] is False
-        assert body["checks"]["database"]["ok"] is True
+        with override_settings(REDIS_URL=url):
+            health.redis_client.cache_clear()
+            # a live worker's heartbeat, as WorkerHeartbeat writes it
+            redis.Redis.from_url(url).set("rxrevops:worker:w1@test", "1", ex=60)
+            assert client.get("/healthz").status_code == 200
+
+            redis.Redis.from_url(url).shutdown(nosave=True)
+            proc.wait(timeout=10)
+            response = client.get("/healthz")
+            body = response.json()
+            assert response.status_code == 503
+            assert body["checks"]["redis"]["ok"] is False
+            assert body["checks"]["database"]["ok"] is True
+
+            proc = _start_private_redis(port)
+            redis.Redis.from_url(url).set("rxrevops:worker:w1@test", "1", ex=60)
+            assert client.get("/healthz").status_code == 200
     finally:
-        if not _redis_up():
-            _start_redis()
-    health.redis_client.cache_clear()
-    assert client.get("/healthz").json()["checks"]["redis"]["ok"] is True
+        if proc.poll() is None:
+            proc.terminate()
+            proc.wait(timeout=10)

@@ -87,14 +87,22 @@ def test_running_a_finished_job_again_changes_nothing(chain: Any) -> None:
 def test_a_job_held_by_another_worker_is_not_run_twice(chain: Any, transactional_db: Any) -> None:
     job = job_create(organization=chain.org, kind="test.count", enqueue=False)
     db = settings.DATABASES["default"]
-    other = psycopg.connect(host=db["HOST"], port=db["PORT"], user=db["USER"], dbname=db["NAME"])
+    other = psycopg.connect(
+        host=db["HOST"],
+        port=db["PORT"],
+        user=db["USER"],
+        password=db["PASSWORD"] or None,
+        dbname=db["NAME"],
+    )
     try:
         other.execute("SELECT pg_advisory_lock(%s, %s)", [_LOCK_NAMESPACE, job.pk])
         assert job_execute(job_id=job.pk) is None
         assert Job.objects.get(pk=job.pk).status == Job.Status.QUEUED
     finally:
         other.close()  # a dead worker's connection closes the same way, releasing the lock
-    assert job_execute(job_id=job.pk).status == Job.Status.SUCCEEDED  # type: ignore[union-attr]
+    # Postgres ends the closed session's backend, and frees its lock, a moment later
+    finished = wait_until(lambda: job_execute(job_id=job.pk), timeout=10)
+    assert finished.status == Job.Status.SUCCEEDED
 
 
 def test_two_workers_racing_for_one_job_run_it_once(chain: Any, transactional_db: Any) -> None:
@@ -135,3 +143,25 @@ def test_unknown_job_kind_is_refused_before_anything_is_stored(chain: Any) -> No
     with pytest.raises(LookupError, match="no-such-kind"):
         job_create(organization=chain.org, kind="no-such-kind")
     assert not Job.objects.exists()
+
+
+def test_a_job_that_keeps_killing_its_worker_is_failed_instead_of_resent_forever(
+    chain: Any,
+) -> None:
+    from rxrevops.services.jobs import MAX_ATTEMPTS
+
+    job = job_create(organization=chain.org, kind="test.count", enqueue=False)
+    Job.objects.filter(pk=job.pk).update(status=Job.Status.RUNNING, attempts=MAX_ATTEMPTS)
+    failed = job_execute(job_id=job.pk)
+    assert failed is not None
+    assert failed.status == Job.Status.FAILED
+    assert failed.message == f"Gave up after {MAX_ATTEMPTS} attempts."
+
+
+def test_a_job_whose_kind_this_worker_does_not_know_fails_with_the_reason(chain: Any) -> None:
+    job = job_create(organization=chain.org, kind="test.count", enqueue=False)
+    Job.objects.filter(pk=job.pk).update(kind="retired.kind")
+    failed = job_execute(job_id=job.pk)
+    assert failed is not None
+    assert failed.status == Job.Status.FAILED
+    assert "retired.kind" in failed.message

@@ -94,10 +94,19 @@ def test_command_prints_a_working_key_on_its_last_line(chain: Any, api_login: An
 
 def test_command_explains_an_unknown_organization_or_location(chain: Any) -> None:
     with pytest.raises(CommandError, match="Known: maple"):
-        call_command("create_api_token", "--org", "nope", stdout=StringIO())
+        call_command(
+            "create_api_token", "--org", "nope", "--scope", "claims:read", stdout=StringIO()
+        )
     with pytest.raises(CommandError, match="Not locations of maple: 0000000"):
         call_command(
-            "create_api_token", "--org", "maple", "--location", "0000000", stdout=StringIO()
+            "create_api_token",
+            "--org",
+            "maple",
+            "--location",
+            "0000000",
+            "--scope",
+            "claims:read",
+            stdout=StringIO(),
         )
 
 

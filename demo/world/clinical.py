@@ -22,7 +22,7 @@ def pharmacist_npis(locations: list[Location]) -> dict[str, str]:
 
 
 def immunizations(
-    rng: random.Random,
+    seed: str,
     patients: list[Patient],
     pharmacists: dict[str, str],
     *,
@@ -31,6 +31,7 @@ def immunizations(
 ) -> list[Immunization]:
     given = []
     for p in patients:
+        rng = random.Random(f"{seed}-vaccines-{p.location}-{p.pms_id}")
         age = year - p.dob.year
         plan: list[tuple[int, date]] = []
         if rng.random() < 0.35:  # flu season, September to November
@@ -69,7 +70,7 @@ def immunizations(
 
 
 def mtm_activity(
-    rng: random.Random,
+    seed: str,
     patients: list[Patient],
     fills: list[Claim],
     pharmacists: dict[str, str],
@@ -88,14 +89,15 @@ def mtm_activity(
         drugs = chronic.get((p.location, p.pms_id), set())
         if p.payer != "meridian_d" or len(drugs) < 3:
             continue
+        rng = random.Random(f"{seed}-mtm-{p.location}-{p.pms_id}")
         since = date(year, 1, 1) + timedelta(days=rng.randrange(60))
         out.append(
             MtmEncounter(p.location, p.pms_id, "eligible", since, 0, pharmacists[p.location], "", 0)
         )
         if rng.random() < 0.2:
             when = since + timedelta(days=rng.randrange(30, 200))
+            minutes = rng.choice((20, 25, 30, 35, 40, 45))
             if when <= as_of:
-                minutes = rng.choice((20, 25, 30, 35, 40, 45))
                 out.append(
                     MtmEncounter(
                         p.location,

@@ -110,7 +110,7 @@ def _remit_claim(
 
 
 def settle(
-    rng: random.Random,
+    seed: str,
     claims: list[Claim],
     patients: dict[tuple[str, str], Patient],
     *,
@@ -118,7 +118,11 @@ def settle(
     as_of: date,
 ) -> tuple[list[Remittance], list[FeeLine], dict[ClaimKey, str]]:
     """Decide, claim by claim, what each payer paid and when; return the remittances, the
-    fee-statement lines and the expected status per claim."""
+    fee-statement lines and the expected status per claim.
+
+    Every claim draws from a random stream of its own (seeded by `seed` and its key), so a
+    claim's fate does not depend on which other claims exist: a world simulated to an
+    earlier as-of date is a consistent prefix of a later one."""
     ledger = Ledger()
     truth: dict[ClaimKey, str] = {}
     reversal_of: dict[tuple[str, int, int, date], Claim] = {
@@ -143,11 +147,18 @@ def settle(
             else None
         )
         truth[claim.key] = _settle_one(
-            rng, ledger, claim, patient, payer, reversed_by, year=year, as_of=as_of
+            _stream(seed, "pay", claim.key),
+            ledger,
+            claim,
+            patient,
+            payer,
+            reversed_by,
+            year=year,
+            as_of=as_of,
         )
     remittances = [r for r in ledger.remits.values() if r.claims]
-    _add_provider_adjustments(rng, remittances, ledger, claims, truth)
-    fees = _fee_statements(rng, claims, truth, year=year, as_of=as_of)
+    _add_provider_adjustments(seed, remittances, ledger, claims, truth)
+    fees = _fee_statements(seed, claims, truth, year=year, as_of=as_of)
     remittances.sort(key=lambda r: (r.payment_date, r.payer, r.location))
     return remittances, fees, truth
 
@@ -207,15 +218,16 @@ def _settle_one(
             )
             status = OVERPAID
     if reversed_by is not None:
+        # the payer reverses one payment; a duplicate payment still stands
         if rng.random() < payer.reversal_ignored_rate:
-            return REVERSED_BUT_PAID
+            return OVERPAID if status == OVERPAID else REVERSED_BUT_PAID
         back = pay_day(payer, reversed_by.transaction_date + timedelta(days=3), year)
         if back <= as_of:
             ledger.remit(payer, claim.location, back).claims.append(
                 _remit_claim(claim, patient, paid=paid, extra=tuple(extra), reversal=True)
             )
-            return REVERSED
-        return REVERSED_BUT_PAID if status == PAID else status
+            return REVERSED_BUT_PAID if status == OVERPAID else REVERSED
+        return OVERPAID if status == OVERPAID else REVERSED_BUT_PAID
     if status == PAID and rng.random() < payer.clawback_rate:
         back = pay_day(payer, due + timedelta(days=42), year)  # six weeks later
         if back <= as_of:
@@ -226,8 +238,12 @@ def _settle_one(
     return status
 
 
+def _stream(seed: str, purpose: str, key: object) -> random.Random:
+    return random.Random(f"{seed}|{purpose}|{key}")
+
+
 def _add_provider_adjustments(
-    rng: random.Random,
+    seed: str,
     remittances: list[Remittance],
     ledger: Ledger,
     claims: list[Claim],
@@ -238,6 +254,7 @@ def _add_provider_adjustments(
     whose take-backs exceed its payments pays zero and carries the rest to the next one."""
     carried: dict[tuple[str, str], int] = {}
     for remit in sorted(remittances, key=lambda r: (r.payer, r.location, r.payment_date)):
+        rng = _stream(seed, "plb", (remit.payer, remit.location, remit.payment_date))
         payer = PAYER_BY_KEY[remit.payer]
         key = (remit.payer, remit.location)
         if carried.get(key):
@@ -279,7 +296,7 @@ def _add_provider_adjustments(
 
 
 def _fee_statements(
-    rng: random.Random,
+    seed: str,
     claims: list[Claim],
     truth: dict[ClaimKey, str],
     *,
@@ -300,7 +317,8 @@ def _fee_statements(
             continue
         if payer.performance_fee_pct:
             amount = pct_of(claim.ingredient_cost_paid_cents, payer.performance_fee_pct)
-            if payer.contract == "value_based" and rng.random() < 0.12:
+            earned_back = _stream(seed, "fee", claim.key).random() < 0.12
+            if payer.contract == "value_based" and earned_back:
                 amount = -max(amount, 25)  # earned back: an incentive payment
             if amount:
                 lines.append(

@@ -917,8 +917,11 @@ def clear_world(out: Path) -> int:
     if not manifest_path.exists():
         return 0
     entries = json.loads(manifest_path.read_text()).get("files", [])
+    root = out.resolve()
     for entry in entries:
-        (out / entry["path"]).unlink(missing_ok=True)
+        target = (out / entry["path"]).resolve()
+        if target.is_relative_to(root):  # a manifest never reaches outside its folder
+            target.unlink(missing_ok=True)
     manifest_path.unlink()
     for folder in sorted((p for p in out.rglob("*") if p.is_dir()), reverse=True):
         if not any(folder.iterdir()):

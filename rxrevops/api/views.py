@@ -12,8 +12,11 @@ from rest_framework.views import APIView
 from rxrevops.access import TokenPrincipal, location_list_for_user, roles_for_user
 from rxrevops.api.permissions import ScopeOrRole
 from rxrevops.api.serializers import JobSerializer, LocationSerializer, MeSerializer
-from rxrevops.models import Scope
+from rxrevops.models import Role, Scope
 from rxrevops.selectors.jobs import job_list_for_user
+
+# the roles that run imports and reconciliation; job errors carry row values
+JOB_ROLES = (Role.OWNER, Role.REVENUE, Role.PHARMACIST)
 
 
 class MeView(APIView):
@@ -61,6 +64,7 @@ class JobList(generics.ListAPIView[Any]):
     serializer_class = JobSerializer
     permission_classes = [ScopeOrRole]
     required_scope = Scope.JOBS_READ
+    allowed_roles = JOB_ROLES
     cursor_ordering = "-pk"
 
     def get_queryset(self) -> Any:
@@ -75,6 +79,7 @@ class JobDetail(generics.RetrieveAPIView[Any]):
     serializer_class = JobSerializer
     permission_classes = [ScopeOrRole]
     required_scope = Scope.JOBS_READ
+    allowed_roles = JOB_ROLES
 
     def get_queryset(self) -> Any:
         return job_list_for_user(self.request.user)

@@ -14,8 +14,9 @@ from rxrevops.models import AuditEvent, Location, Organization
 def _client_ip(request: HttpRequest | None) -> str | None:
     if request is None:
         return None
-    # REMOTE_ADDR only: a forwarded-for header is client-controlled unless a proxy we trust
-    # rewrites it, and the deployment's proxy sets REMOTE_ADDR via gunicorn's forwarded_allow_ips
+    # REMOTE_ADDR only: X-Forwarded-For is client-controlled unless a trusted proxy sets it.
+    # Behind a reverse proxy this records the proxy's address (trusted-proxy handling is
+    # still to come).
     return request.META.get("REMOTE_ADDR") or None
 
 

@@ -25,6 +25,8 @@ from rxrevops.models import Job, Location, Organization
 logger = logging.getLogger(__name__)
 
 MAX_STORED_ERRORS = 1000
+# a job that has crashed its worker this many times is failed instead of resent forever
+MAX_ATTEMPTS = 5
 # pg advisory-lock namespace for job claims (two-int form: namespace, job id)
 _LOCK_NAMESPACE = 7201
 
@@ -52,7 +54,7 @@ def job_handler(
     kind: str, *, queue: str = "default"
 ) -> Callable[[Callable[[Job, Progress], Mapping[str, Any] | None]], Any]:
     """Register the function that runs jobs of `kind` on `queue`."""
-    if queue not in settings.CELERY_TASK_QUEUES_NAMES:
+    if queue not in settings.RXREVOPS_QUEUES:
         raise ValueError(f"Unknown queue {queue!r}")
 
     def register(
@@ -177,7 +179,12 @@ def job_execute(*, job_id: int) -> Job | None:
         if not claimed:
             return None
         job = Job.objects.get(pk=job_id)
-        handler = job_handler_for(job.kind)
+        if job.attempts > MAX_ATTEMPTS:
+            return job_fail(job=job, message=f"Gave up after {MAX_ATTEMPTS} attempts.")
+        try:
+            handler = job_handler_for(job.kind)
+        except LookupError as exc:  # a worker without the app that registers this kind
+            return job_fail(job=job, message=str(exc))
         try:
             counts = handler.func(job, Progress(job)) or {}
         except JobFailed as failure:

@@ -38,6 +38,7 @@ def stores(db: Any, world_manifest: dict[str, Any]) -> SimpleNamespace:
         locations=locs,
         owner=member(organization=org, role=Role.OWNER),
         technician_0=member(organization=org, role=Role.TECHNICIAN, locations=[locs[0]]),
+        pharmacist_0=member(organization=org, role=Role.PHARMACIST, locations=[locs[0]]),
     )
 
 

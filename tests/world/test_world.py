@@ -422,3 +422,66 @@ def test_pdc_truth_excludes_only_insulin_users_from_dr_and_entresto_users_from_r
     assert {r.measure for r in measured} == {"PDC-DR", "PDC-RASA", "PDC-STA"}
     adherent = sum(bool(r.adherent) for r in measured) / len(measured)
     assert 0.4 < adherent < 0.9  # a realistic mix for worklists to work on
+
+
+def test_an_earlier_as_of_date_is_a_prefix_of_a_later_one() -> None:
+    """The demo re-seeds every day: the chain and its patients must not change with the date,
+    and what happened before a day must not change because a later day is simulated."""
+    early = build_world(seed=7, scale="small", year=2026, as_of=date(2026, 5, 1))
+    later = build_world(seed=7, scale="small", year=2026, as_of=date(2026, 5, 2))
+    assert early.patients == later.patients
+    assert early.locations == later.locations
+    assert early.claims == [c for c in later.claims if c.transaction_date <= date(2026, 5, 1)]
+
+
+@pytest.mark.parametrize("seed", [3, 5, 7])
+def test_truth_agrees_with_what_the_remittances_paid(seed: int) -> None:
+    world = build_world(seed=seed, scale="small", year=2026)
+    remitted = payments.remitted_by_claim(world.remittances)
+    dir_fees = payments.dir_by_claim(world.remittances)
+    recouped = payments.plb_recouped(world.remittances)
+    checked: Counter[str] = Counter()
+    for claim in world.claims:
+        status = world.truth[claim.key]
+        if claim.transaction == "B2" or claim.total_paid_cents <= 0:
+            continue
+        got = remitted.get(claim.key, 0) + dir_fees.get(claim.key, 0)
+        owed = claim.total_paid_cents
+        if status == payments.PAID:
+            assert got == owed, (claim.key, status, got, owed)
+        elif status == payments.SHORT_PAID:
+            assert 0 < got < owed, (claim.key, status, got, owed)
+        elif status in (payments.UNPAID, payments.PENDING, payments.REVERSED):
+            assert remitted.get(claim.key, 0) == 0, (claim.key, status)
+        elif status == payments.REVERSED_BUT_PAID:
+            assert remitted.get(claim.key, 0) > 0, (claim.key, status)
+        elif status == payments.OVERPAID:
+            assert got > owed, (claim.key, status, got, owed)
+        elif status == payments.RECOUPED:
+            net = remitted.get(claim.key, 0) - recouped.get(claim.authorization, 0)
+            assert net == 0, (claim.key, status, net)
+        checked[status] += 1
+    assert checked[payments.PAID] > 1000
+    assert checked[payments.REVERSED] > 100
+
+
+def test_bytes_do_not_depend_on_hash_seed_or_locale(tmp_path: Path) -> None:
+    """Two fresh interpreters with different hash seeds and locales write the same world."""
+    script = (
+        "import sys; from datetime import date; from pathlib import Path;"
+        "from demo.world.build import build_world; from demo.world.writers import write_world;"
+        "write_world(build_world(seed=7, scale='small', year=2026, as_of=date(2026, 2, 28)),"
+        " Path(sys.argv[1]))"
+    )
+    outputs = []
+    for hash_seed, locale in (("1", "C"), ("99", "C.UTF-8")):
+        out = tmp_path / hash_seed
+        env = {
+            "PYTHONHASHSEED": hash_seed,
+            "LC_ALL": locale,
+            "PATH": "/usr/bin:/bin",
+            "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
+        }
+        subprocess.run([sys.executable, "-c", script, str(out)], check=True, env=env, timeout=300)
+        outputs.append((out / "manifest.json").read_bytes())
+    assert outputs[0] == outputs[1]

@@ -29,9 +29,9 @@ class Command(BaseCommand):
         parser.add_argument(
             "--scope",
             action="append",
-            default=[],
+            required=True,
             choices=Scope.values,
-            help="grant this scope (repeatable); default: every scope",
+            help="grant this scope (repeatable); at least one",
         )
         parser.add_argument("--name", default="Command-line token")
 
@@ -49,7 +49,7 @@ class Command(BaseCommand):
             issued = api_token_create(
                 organization=org,
                 name=opts["name"],
-                scopes=opts["scope"] or Scope.values,
+                scopes=opts["scope"],
                 locations=locations,
                 actor_label="manage.py create_api_token",
             )
