@@ -1,8 +1,8 @@
 """The demo organization: the synthetic chain of `demo.world`, with one user per role.
 
-Everything here is invented. The chain, its stores and its patients come from the same
-seeded world that `demo_data` writes as files, so a later import of those files updates the
-rows created here instead of adding new ones.
+Everything here is invented. The chain and its stores come from the same seeded world
+that `demo_data` writes as files; patients, prescriptions and claims arrive the way a real
+chain's do, by importing each store's PMS exports.
 """
 
 from __future__ import annotations
@@ -10,14 +10,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from django.db import transaction
 
-from claims.models import Patient
+from claims.services.pms_import import pms_import_path
 from demo.world.build import build_world
 from demo.world.model import World
 from demo.world.writers import clear_world, write_world
-from rxrevops.models import Location, Organization, Role
+from rxrevops.models import Job, Location, Organization, Role
 from rxrevops.services.tenancy import location_upsert, organization_upsert, user_upsert_with_role
 
 DEMO_SLUG = "demo"
@@ -37,6 +38,7 @@ class DemoResult:
     world: World
     files: Path
     file_count: int
+    imported: int  # PMS export files imported by this run
 
 
 def demo_seed(*, password: str, seed: int, scale: str, as_of: date, files_dir: Path) -> DemoResult:
@@ -61,9 +63,15 @@ def demo_seed(*, password: str, seed: int, scale: str, as_of: date, files_dir: P
             for loc in world.locations
         ]
         logins = _demo_users(org=org, locations=locations, password=password)
-        _demo_patients(world=world, locations={loc.ncpdp_id: loc for loc in locations})
+    imported = _import_pms_exports(
+        manifest=manifest, files_dir=files_dir, locations={loc.ncpdp_id: loc for loc in locations}
+    )
     return DemoResult(
-        logins=logins, world=world, files=files_dir, file_count=len(manifest["files"])
+        logins=logins,
+        world=world,
+        files=files_dir,
+        file_count=len(manifest["files"]),
+        imported=imported,
     )
 
 
@@ -85,30 +93,25 @@ def _demo_users(*, org: Organization, locations: list[Location], password: str) 
     return logins
 
 
-def _demo_patients(*, world: World, locations: dict[str, Location]) -> None:
-    """Patients straight from the world, keyed like the PMS import will key them
-    (store, PMS patient id). Replaced by the PMS import once it exists."""
-    existing = {
-        (p.location_id, p.pms_patient_id): p
-        for p in Patient.objects.filter(location__in=locations.values())
-    }
-    new, changed = [], []
-    for wp in world.patients:
-        loc = locations[wp.location]
-        fields = {
-            "first_name": wp.first_name,
-            "last_name": wp.last_name,
-            "date_of_birth": wp.dob,
-            "phone": wp.phone,
-        }
-        row = existing.get((loc.pk, wp.pms_id))
-        if row is None:
-            new.append(Patient(location=loc, pms_patient_id=wp.pms_id, **fields))
-        elif any(getattr(row, k) != v for k, v in fields.items()):
-            for k, v in fields.items():
-                setattr(row, k, v)
-            changed.append(row)
-    Patient.objects.bulk_create(new, batch_size=1000)
-    Patient.objects.bulk_update(
-        changed, ["first_name", "last_name", "date_of_birth", "phone"], batch_size=1000
-    )
+def _import_pms_exports(
+    *, manifest: dict[str, Any], files_dir: Path, locations: dict[str, Location]
+) -> int:
+    """Every store's own PMS exports (its vendor's layout), through the real importer.
+    A file already imported for that store (same SHA-256) is skipped, so seeding again adds
+    no jobs and changes nothing."""
+    imported = 0
+    native = [e for e in manifest["files"] if e["kind"] == "pms" and e["layout"] != "canonical"]
+    for entry in sorted(native, key=lambda e: (e["location"], e["period"])):
+        location = locations[entry["location"]]
+        done = Job.objects.filter(
+            kind="pms",
+            location=location,
+            status=Job.Status.SUCCEEDED,
+            params__sha256=entry["sha256"],
+        ).exists()
+        if not done:
+            job = pms_import_path(location=location, path=files_dir / entry["path"])
+            if job.status != Job.Status.SUCCEEDED:
+                raise RuntimeError(f"Demo import of {entry['path']} failed: {job.message}")
+            imported += 1
+    return imported

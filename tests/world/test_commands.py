@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from django.core.management import CommandError, call_command
 
-from claims.models import Patient
+from claims.models import Fill, Patient
 from rxrevops.access import location_ids_for_user
-from rxrevops.models import Location, Membership, Organization, Role
+from rxrevops.models import Job, Location, Membership, Organization, Role
 
 
 def test_demo_data_writes_the_world_and_reports_its_size(tmp_path: Path) -> None:
@@ -54,6 +54,8 @@ def test_seed_demo_twice_leaves_the_same_state(db: Any, settings: Any, tmp_path:
         Location.objects.count(),
         Membership.objects.count(),
         sorted(Patient.objects.values_list("location__ncpdp_id", "pms_patient_id", "last_name")),
+        Fill.objects.count(),
+        Job.objects.count(),
     )
     out = StringIO()
     call_command(*args, stdout=out)
@@ -62,10 +64,14 @@ def test_seed_demo_twice_leaves_the_same_state(db: Any, settings: Any, tmp_path:
         Location.objects.count(),
         Membership.objects.count(),
         sorted(Patient.objects.values_list("location__ncpdp_id", "pms_patient_id", "last_name")),
+        Fill.objects.count(),
+        Job.objects.count(),
     )
     assert first == again
     assert first[:3] == (1, 3, 4)
     assert len(first[3]) > 500
+    assert first[4] > 5000  # the stores' exports went through the PMS importer
+    assert first[5] == 12  # one import job per store and month, none added by the re-run
     assert "owner@demo.rxrevops" in out.getvalue()
     files = tmp_path / "var" / "demo-world" / "small-7"
     assert json.loads((files / "manifest.json").read_text())["as_of"] == "2026-04-30"

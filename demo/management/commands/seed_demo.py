@@ -48,7 +48,10 @@ class Command(BaseCommand):
                 f"{len(w.patients):,} patients, {len(w.claims):,} claims simulated to {w.as_of}"
             )
         )
-        self.stdout.write(f"Files to import ({result.file_count}): {result.files}")
+        self.stdout.write(
+            f"World files ({result.file_count}) in {result.files}; "
+            f"PMS exports imported this run: {result.imported}"
+        )
         self.stdout.write(
             f"Sign in at http://127.0.0.1:8000/accounts/login/ with password: {password}"
         )
