@@ -18,6 +18,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from claims.claims_web import neutralize
 from claims.ingest.profiles import all_profiles
 from claims.services.pms_import import pms_import_create
 from rxrevops.access import Principal, location_list_for_user, object_get_for_user
@@ -95,15 +96,10 @@ def _errors_csv(job: Job) -> HttpResponse:
     writer = csv.writer(buf)
     writer.writerow(["line", "field", "value", "reason"])
     for q in quarantine_for_job(job).iterator():
-        writer.writerow([q.line, q.field, _neutralize(q.value), q.reason])
+        writer.writerow([q.line, q.field, neutralize(q.value), q.reason])
     response = HttpResponse(buf.getvalue(), content_type="text/csv")
     response["Content-Disposition"] = f'attachment; filename="job-{job.pk}-quarantine.csv"'
     return response
-
-
-def _neutralize(value: str) -> str:
-    """A cell that a spreadsheet would run as a formula is prefixed with a quote."""
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
 
 
 class ImportCreateSerializer(serializers.Serializer[Any]):

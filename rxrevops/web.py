@@ -9,7 +9,7 @@ from typing import Any
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponseBase
 
 from rxrevops.access import Principal, roles_for_user
 from rxrevops.models import Role
@@ -31,6 +31,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("Call lists", "adherence:index", (Role.OWNER, Role.TECHNICIAN, Role.PHARMACIST)),
     NavItem("Clinical", "clinical:index", (Role.OWNER, Role.PHARMACIST)),
     NavItem("Patients", "claims:patient_list", ALL_ROLES),
+    NavItem("Claims", "claims_list:list", (Role.OWNER, Role.REVENUE, Role.PHARMACIST)),
     NavItem("Imports", "imports:list", (Role.OWNER, Role.REVENUE, Role.PHARMACIST)),
     NavItem("Jobs", "job_list", (Role.OWNER, Role.REVENUE)),
     NavItem("Audit log", "audit_list", (Role.OWNER,)),
@@ -57,14 +58,14 @@ def roles_for_url_name(url_name: str) -> tuple[str, ...]:
 
 def role_required(
     *roles: str,
-) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
+) -> Callable[[Callable[..., HttpResponseBase]], Callable[..., HttpResponseBase]]:
     """Signed-in users holding one of `roles` in some organization; others get 403.
     Which rows they see is still decided by the selectors."""
 
-    def decorate(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    def decorate(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
         @wraps(view)
         @login_required
-        def guarded(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        def guarded(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
             if not roles_for_user(request.user) & set(roles):
                 raise PermissionDenied("Your role does not include this page.")
             return view(request, *args, **kwargs)
@@ -76,6 +77,6 @@ def role_required(
 
 def nav_required(
     url_name: str,
-) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
+) -> Callable[[Callable[..., HttpResponseBase]], Callable[..., HttpResponseBase]]:
     """Guard a page with the roles its navigation entry names, so menu and access agree."""
     return role_required(*roles_for_url_name(url_name))

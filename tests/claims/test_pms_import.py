@@ -161,9 +161,12 @@ def test_wrong_encoding_is_rejected_with_the_line(
     header, rows = canonical_rows(
         pms_file(world_manifest, world_files, layout="canonical", location=loc.ncpdp_id, period=JAN)
     )
-    text = "\n".join(",".join(r) for r in [header, *rows[:3]]) + "\n"
+    rows = [list(r) for r in rows[:3]]
+    rows[1][header.index("patient_last_name")] = "Pe\u00f1a"  # file line 3
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerows([header, *rows])
     path = tmp_path / "latin1.csv"
-    path.write_bytes(text.replace(rows[1][9], "Pe\u00f1a", 1).encode("latin-1"))
+    path.write_bytes(buf.getvalue().encode("latin-1"))
     message = _rejected(loc, path)
     assert "not UTF-8 text" in message
     assert "on line 3" in message
