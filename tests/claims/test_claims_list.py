@@ -14,7 +14,7 @@ from openpyxl import load_workbook
 from claims.models import Fill, Patient
 from claims.services.pms_import import pms_import_path
 from rxrevops.models import AuditEvent
-from tests.claims.conftest import pms_file
+from tests.support.pms_fixtures import pms_file
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ import pytest
 from claims.models import Fill, Patient
 from claims.services.pms_import import pms_import_path
 from rxrevops.models import Job, QuarantinedRow
-from tests.claims.conftest import pms_file
+from tests.support.pms_fixtures import pms_file
 
 JAN = "2026-01"
 

@@ -17,8 +17,8 @@ from claims.services.pms_import import pms_import_create, pms_import_path
 from rxrevops.models import Job
 from rxrevops.services.jobs import job_enqueue
 from rxrevops.services.tokens import api_token_create
-from tests.claims.conftest import pms_file
 from tests.conftest import WorkerProcess, wait_until
+from tests.support.pms_fixtures import pms_file
 
 JAN = "2026-01"
 
