@@ -70,6 +70,12 @@ class Plan(models.Model):
     pcn = models.CharField("PCN", max_length=20, blank=True)
     group = models.CharField(max_length=20, blank=True)
     name = models.CharField(max_length=200, blank=True)
+    # not on a PMS export: set from the payer contract (reconciliation) or in the admin
+    contract_type = models.CharField(
+        max_length=12,
+        blank=True,
+        choices=[("ffs", "Fee-for-service"), ("value_based", "Value-based")],
+    )
 
     class Meta:
         constraints = [

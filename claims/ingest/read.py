@@ -51,7 +51,8 @@ class Batches:
 
 def sniff(path: Path) -> str:
     """'csv' or 'xlsx' from the bytes, not the name."""
-    head = path.read_bytes()[:4096] if path.stat().st_size else b""
+    with path.open("rb") as fh:
+        head = fh.read(4096)
     if not head:
         raise FileRejected("The file is empty.")
     if head.startswith(b"PK\x03\x04"):
@@ -62,25 +63,35 @@ def sniff(path: Path) -> str:
 
 
 def _check_utf8(path: Path) -> None:
+    """Refuse a file that is not UTF-8, naming the line of the first bad byte. Reads in
+    chunks: memory stays flat whatever the file size."""
+    carry, line = b"", 1
     with path.open("rb") as fh:
-        offset = 0
-        pending = b""
         while chunk := fh.read(1 << 20):
-            data = pending + chunk
+            data = carry + chunk
             try:
                 data.decode("utf-8")
-                pending = b""
             except UnicodeDecodeError as exc:
-                if exc.end >= len(data) - 3 and exc.reason == "unexpected end of data":
-                    pending = data[exc.start :]
-                    offset += exc.start
+                if exc.reason == "unexpected end of data" and exc.start >= len(data) - 3:
+                    carry = data[exc.start :]  # a character split across two chunks
+                    line += data[: exc.start].count(b"\n")
                     continue
-                line = path.read_bytes()[: offset + exc.start].count(b"\n") + 1
+                at = line + data[: exc.start].count(b"\n")
                 raise FileRejected(
-                    f"The file is not UTF-8 text: byte 0x{data[exc.start]:02X} on line {line} "
+                    f"The file is not UTF-8 text: byte 0x{data[exc.start]:02X} on line {at} "
                     "cannot be read. Export it again as UTF-8 CSV (or upload the XLSX)."
                 ) from None
-            offset += len(data) - len(pending)
+            carry = b""
+            line += data.count(b"\n")
+    if carry:
+        raise FileRejected("The file is not UTF-8 text: it ends inside a character.")
+
+
+def _head_and_tail(path: Path, size: int = 1 << 16) -> tuple[bytes, bytes]:
+    with path.open("rb") as fh:
+        head = fh.read(size)
+        fh.seek(max(path.stat().st_size - size, 0))
+        return head, fh.read()
 
 
 def open_batches(path: Path, *, batch_rows: int = 50_000) -> Batches:
@@ -90,8 +101,8 @@ def open_batches(path: Path, *, batch_rows: int = 50_000) -> Batches:
 
 def _open_csv(path: Path, batch_rows: int) -> Batches:
     _check_utf8(path)
-    raw = path.read_bytes()
-    text_start = raw[:65536].decode("utf-8-sig", errors="replace")
+    head, tail = _head_and_tail(path)
+    text_start = head.decode("utf-8-sig", errors="replace")
     first_line = text_start.splitlines()[0] if text_start.strip() else ""
     if not first_line.strip():
         raise FileRejected("The file has no header row: its first line is empty.")
@@ -99,8 +110,8 @@ def _open_csv(path: Path, batch_rows: int) -> Batches:
     if len(set(headers)) != len(headers):
         dupes = sorted({h for h in headers if headers.count(h) > 1})
         raise FileRejected(f"The header row repeats column(s): {', '.join(dupes)}.")
-    if not raw.endswith((b"\n", b"\r")):
-        last = raw.rsplit(b"\n", 1)[-1].decode("utf-8", errors="replace")
+    if not tail.endswith((b"\n", b"\r")):
+        last = tail.rsplit(b"\n", 1)[-1].decode("utf-8", errors="replace")
         fields = next(iter(_csv_rows(last)), [])
         if len(fields) < len(headers):
             raise FileRejected(
