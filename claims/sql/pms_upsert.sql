@@ -12,8 +12,8 @@ SELECT DISTINCT ON (prescriber_npi) prescriber_npi, prescriber_name
 FROM pms_stage WHERE prescriber_npi <> '' ORDER BY prescriber_npi, transaction_date DESC
 ON CONFLICT (npi) DO NOTHING;
 
-INSERT INTO claims_plan (bin, pcn, "group", name)
-SELECT DISTINCT ON (bin, pcn, group_id) bin, pcn, group_id, plan_name
+INSERT INTO claims_plan (bin, pcn, "group", name, contract_type)
+SELECT DISTINCT ON (bin, pcn, group_id) bin, pcn, group_id, plan_name, ''
 FROM pms_stage WHERE bin <> '' ORDER BY bin, pcn, group_id, transaction_date DESC
 ON CONFLICT (bin, pcn, "group") DO NOTHING;
 
