@@ -194,6 +194,9 @@ def _load(rows: Any, *, location_id: int | None, job_id: int) -> tuple[int, int]
             "FROM STDIN WITH (FORMAT csv, NULL '\\N')"
         ) as copy:
             copy.write(buf.getvalue())
+        # a temp table has no statistics until analyzed; without them the planner guesses
+        # one row and picks nested loops over the whole batch
+        cur.execute("ANALYZE pms_stage")
         params = {"location": location_id, "job": job_id}
         _run_sql(cur, "pms_upsert.sql", params)
         inserted, updated = cur.fetchone()
