@@ -44,6 +44,8 @@ TEXT_FIELDS = (
     "authorization_number",
 )
 KEY = ["rx_number", "fill_number", "date_of_service", "transaction_code"]
+# Arrow-backed strings: the .str operations below run in pyarrow's C++ kernels, not per row
+TEXT = "string[pyarrow]"
 # $1,234.56  -1234.56  ($12.34)  12  .5
 _MONEY = (
     r"^(?P<open>\()?(?P<sign>-)?\$?(?P<dollars>\d{1,3}(?:,\d{3})+|\d*)"
@@ -66,11 +68,11 @@ def normalize(batch: pd.DataFrame, profile: Profile) -> Normalized:
     def column(field: str) -> pd.Series:
         header = profile.header_for(field)
         if header is None or header not in src.columns:
-            return pd.Series("", index=src.index, dtype="string")
+            return pd.Series("", index=src.index, dtype=TEXT)
         # spreadsheet-safe text ="0009..." is unwrapped; surrounding blanks dropped
         return (
             src[header]
-            .astype("string")
+            .astype(TEXT)
             .fillna("")
             .str.strip()
             .str.replace(r'^="(.*)"$', r"\1", regex=True)
@@ -236,7 +238,7 @@ def _ndc11(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
     segment (4-4-2 -> 0xxxx, 5-3-2 -> xxxxx-0xxx, 5-4-1 -> xx-0x); an unhyphenated
     10-digit code is ambiguous and refused."""
     text = raw.str.replace(" ", "", regex=False)
-    out = pd.Series("", index=raw.index, dtype="string")
+    out = pd.Series("", index=raw.index, dtype=TEXT)
     plain = text.str.fullmatch(r"\d{11}").fillna(False).astype(bool)
     out[plain] = text[plain]
     parts = text.str.extract(r"^(\d{4,5})-(\d{3,4})-(\d{1,2})$")
