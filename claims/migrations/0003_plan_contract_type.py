@@ -4,15 +4,18 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('claims', '0002_drug_prescriber_patient_med_sync_day_and_more'),
+        ("claims", "0002_drug_prescriber_patient_med_sync_day_and_more"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='plan',
-            name='contract_type',
-            field=models.CharField(blank=True, choices=[('ffs', 'Fee-for-service'), ('value_based', 'Value-based')], max_length=12),
+            model_name="plan",
+            name="contract_type",
+            field=models.CharField(
+                blank=True,
+                choices=[("ffs", "Fee-for-service"), ("value_based", "Value-based")],
+                max_length=12,
+            ),
         ),
     ]
