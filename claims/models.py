@@ -117,17 +117,47 @@ class Fill(models.Model):
         REVERSED = "reversed", "Reversed"
         CASH = "cash", "Cash"
 
-    location = models.ForeignKey("rxrevops.Location", on_delete=models.PROTECT, related_name="+")
+    # Fill is the fact table every import writes to. Its references come from the loader's
+    # joins in the same statement that inserts it, so the database does not re-check them
+    # row by row (Django's deferred FK triggers cost 5 lookups + parent row locks per fill at
+    # commit, more than the insert itself); Django still enforces PROTECT on delete. Only
+    # the indexes that a query uses are kept: the real-world key (which also serves
+    # `location` and a prescription's fills, by store + Rx number), store + date, and
+    # patient + date.
+    location = models.ForeignKey(
+        "rxrevops.Location",
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
+    )
     rx_number = models.BigIntegerField()
     fill_number = models.IntegerField()
     date_of_service = models.DateField()
     transaction_code = models.CharField(max_length=2)
     transaction_date = models.DateField()
     status = models.CharField(max_length=10, choices=Status.choices)
-    prescription = models.ForeignKey(Prescription, on_delete=models.PROTECT, related_name="fills")
-    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="fills")
-    drug = models.ForeignKey(Drug, on_delete=models.PROTECT, related_name="+")
-    plan = models.ForeignKey(Plan, null=True, on_delete=models.PROTECT, related_name="+")
+    prescription = models.ForeignKey(
+        Prescription,
+        on_delete=models.PROTECT,
+        related_name="fills",
+        db_constraint=False,
+        db_index=False,
+    )
+    patient = models.ForeignKey(
+        Patient, on_delete=models.PROTECT, related_name="fills", db_constraint=False, db_index=False
+    )
+    drug = models.ForeignKey(
+        Drug, on_delete=models.PROTECT, related_name="+", db_constraint=False, db_index=False
+    )
+    plan = models.ForeignKey(
+        Plan,
+        null=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
+    )
     quantity = models.DecimalField(max_digits=12, decimal_places=3)
     days_supply = models.IntegerField()
     daw_code = models.CharField(max_length=1, blank=True)
@@ -142,8 +172,14 @@ class Fill(models.Model):
     authorization_number = models.CharField(max_length=40, blank=True)
     # md5 of the loaded values: a re-import that changes nothing writes nothing
     row_hash = models.CharField(max_length=32)
+    # provenance: the job that last wrote the row (jobs are kept; the id may outlive one)
     source_job = models.ForeignKey(
-        "rxrevops.Job", null=True, on_delete=models.SET_NULL, related_name="+"
+        "rxrevops.Job",
+        null=True,
+        on_delete=models.DO_NOTHING,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
     )
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -14,11 +14,12 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
+import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
 LINE = "_line"
+READ_BLOCK = 1 << 20
 
 
 class FileRejected(ValueError):
@@ -45,7 +46,7 @@ class RowProblem:
 class Batches:
     headers: list[str]
     kind: str
-    batches: Iterator[pd.DataFrame]
+    batches: Iterator[pa.Table]  # string columns named by the headers, plus LINE (int64)
     problems: list[RowProblem] = field(default_factory=list)  # filled while iterating
 
 
@@ -127,7 +128,10 @@ def _open_csv(path: Path, batch_rows: int) -> Batches:
 
     reader = pacsv.open_csv(
         path,
-        read_options=pacsv.ReadOptions(block_size=8 << 20, encoding="utf8"),
+        # small blocks, joined up to batch_rows: memory stays flat, batches stay large
+        read_options=pacsv.ReadOptions(
+            block_size=READ_BLOCK, encoding="utf8", column_names=headers, skip_rows=1
+        ),
         parse_options=pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=on_invalid),
         convert_options=pacsv.ConvertOptions(
             column_types={h: pa.string() for h in headers},
@@ -136,15 +140,18 @@ def _open_csv(path: Path, batch_rows: int) -> Batches:
         ),
     )
 
-    def generate() -> Iterator[pd.DataFrame]:
+    def generate() -> Iterator[pa.Table]:
         next_line = 2  # line 1 is the header
+        pending = pa.table({h: pa.array([], pa.string()) for h in headers})
         try:
             for record_batch in reader:
-                frame = record_batch.to_pandas()
-                frame.columns = headers
-                frame[LINE] = range(next_line, next_line + len(frame))
-                next_line += len(frame)
-                yield from _split(frame, batch_rows)
+                pending = pa.concat_tables([pending, pa.Table.from_batches([record_batch])])
+                while pending.num_rows >= batch_rows:
+                    yield _numbered(pending.slice(0, batch_rows), next_line)
+                    next_line += batch_rows
+                    pending = pending.slice(batch_rows)
+            if pending.num_rows:
+                yield _numbered(pending, next_line)
         except pa.ArrowInvalid as exc:
             raise FileRejected(f"The CSV cannot be read past line {next_line}: {exc}") from None
         for number, text, actual in pending_bad:
@@ -164,9 +171,9 @@ def _csv_rows(text: str) -> Iterator[list[str]]:
     return csv.reader(io.StringIO(text))
 
 
-def _split(frame: pd.DataFrame, rows: int) -> Iterator[pd.DataFrame]:
-    for start in range(0, len(frame), rows):
-        yield frame.iloc[start : start + rows].reset_index(drop=True)
+def _numbered(table: pa.Table, first_line: int) -> pa.Table:
+    lines = pa.array(np.arange(first_line, first_line + table.num_rows, dtype=np.int64))
+    return table.append_column(LINE, lines)
 
 
 def _cell(value: Any) -> str:
@@ -204,7 +211,7 @@ def _open_xlsx(path: Path, batch_rows: int) -> Batches:
         raise FileRejected("The workbook's first sheet has no header row.")
     width = len(headers)
 
-    def generate() -> Iterator[pd.DataFrame]:
+    def generate() -> Iterator[pa.Table]:
         buffer: list[list[str]] = []
         lines: list[int] = []
         for number, values in enumerate(rows, start=2):
@@ -223,7 +230,7 @@ def _open_xlsx(path: Path, batch_rows: int) -> Batches:
     return Batches(headers=headers, kind="xlsx", batches=generate())
 
 
-def _frame(rows: list[list[str]], lines: list[int], headers: list[str]) -> pd.DataFrame:
-    frame = pd.DataFrame(rows, columns=headers, dtype="string")
-    frame[LINE] = lines
-    return frame
+def _frame(rows: list[list[str]], lines: list[int], headers: list[str]) -> pa.Table:
+    columns = {h: pa.array([row[i] for row in rows], pa.string()) for i, h in enumerate(headers)}
+    columns[LINE] = pa.array(lines, pa.int64())
+    return pa.table(columns)

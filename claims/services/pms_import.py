@@ -8,61 +8,27 @@ same counts."""
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from functools import cache
 from pathlib import Path
 from typing import IO, Any
 
+import pyarrow as pa
+import pyarrow.csv as pacsv
 from django.contrib.auth.models import User
 from django.db import connection, transaction
 
-from claims.ingest.normalize import normalize
-from claims.ingest.profiles import UnknownLayout, detect_profile
+from claims.ingest.normalize import STAGE_COLUMNS, Normalized, normalize
+from claims.ingest.profiles import Profile, UnknownLayout, detect_profile
 from claims.ingest.read import LINE, FileRejected, RowProblem, open_batches
 from rxrevops.models import ImportFile, Job, Location, QuarantinedRow
 from rxrevops.services.imports import import_file_path, import_file_store
 from rxrevops.services.jobs import JobFailed, Progress, job_create, job_execute, job_handler
 
 SQL = Path(__file__).resolve().parent.parent / "sql"
-STAGE_COLUMNS = (
-    LINE,
-    "rx_number",
-    "fill_number",
-    "date_of_service",
-    "transaction_code",
-    "transaction_date",
-    "patient_id",
-    "patient_last_name",
-    "patient_first_name",
-    "patient_dob",
-    "patient_sex",
-    "patient_zip",
-    "patient_phone",
-    "med_sync_enrolled",
-    "med_sync_day",
-    "prescriber_npi",
-    "prescriber_name",
-    "ndc",
-    "drug_name",
-    "generic_name",
-    "brand_generic",
-    "quantity_dispensed",
-    "days_supply",
-    "daw_code",
-    "bin",
-    "pcn",
-    "group_id",
-    "cardholder_id",
-    "plan_name",
-    "usual_and_customary_cents",
-    "ingredient_cost_paid_cents",
-    "dispensing_fee_paid_cents",
-    "patient_pay_amount_cents",
-    "total_amount_paid_cents",
-    "acquisition_cost_cents",
-    "basis_of_reimbursement",
-    "authorization_number",
-)
 BATCH_ROWS = 50_000
+ANALYZE_MIN_ROWS = 10_000  # below this the planner's guesses are harmless
 COUNT_KEYS = ("read", "inserted", "updated", "unchanged", "quarantined")
 
 
@@ -139,26 +105,28 @@ def pms_import_run(job: Job, progress: Progress) -> dict[str, Any]:
         progress.set_total(max(_count_lines(path) - 1, 0))
     done = int(job.params.get("batches_done", 0))
     counts = {k: int(job.counts.get(k, 0)) for k in COUNT_KEYS}
+    statistics = _Statistics()
     try:
-        for index, batch in enumerate(batches.batches):
-            if index < done:  # committed by an earlier attempt
+        # the next batch is parsed and normalized in a thread while this one is in Postgres
+        for index, size, result in _prepared(batches.batches, profile, skip=done):
+            if result is None:  # committed by an earlier attempt
                 continue
-            result = normalize(batch, profile)
             with transaction.atomic():
                 # the batch and its checkpoint commit together, so a commit lost in a crash
                 # is simply redone by the retry: no need to wait for the WAL flush
                 with connection.cursor() as cur:
                     cur.execute("SET LOCAL synchronous_commit = off")
-                inserted, updated = _load(result.rows, location_id=job.location_id, job_id=job.pk)
+                inserted, updated = _load(result, location_id=job.location_id, job_id=job.pk)
                 _quarantine(job, result.problems)
-                counts["read"] += len(batch)
+                counts["read"] += size
                 counts["inserted"] += inserted
                 counts["updated"] += updated
-                counts["unchanged"] += len(result.rows) - inserted - updated
+                counts["unchanged"] += result.rows.num_rows - inserted - updated
                 counts["quarantined"] += len(result.problems)
                 job.params["batches_done"] = index + 1
                 Job.objects.filter(pk=job.pk).update(params=job.params)
                 progress.advance(counts["read"], **counts)
+            statistics.after_batch(inserted)
     except FileRejected as exc:
         raise JobFailed(f"{stored.original_name}: {exc}") from None
     if batches.problems:  # malformed lines, known once the whole file was read
@@ -185,22 +153,71 @@ def _count_lines(path: Path) -> int:
     return lines
 
 
-def _load(rows: Any, *, location_id: int | None, job_id: int) -> tuple[int, int]:
-    if rows.empty:
+def _prepared(
+    batches: Iterator[pa.Table], profile: Profile, *, skip: int
+) -> Iterator[tuple[int, int, Normalized | None]]:
+    """(index, rows read, normalized batch as COPY text) for each batch, one batch ahead in
+    a worker thread: pyarrow's kernels release the GIL, so parsing overlaps the database.
+    Batches below `skip` are read (to keep line numbers) but not normalized."""
+
+    def prepare(index: int, batch: pa.Table) -> tuple[int, int, Normalized | None]:
+        if index < skip:
+            return index, batch.num_rows, None
+        result = normalize(batch, profile)
+        return index, batch.num_rows, result
+
+    numbered = enumerate(batches)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="pms-parse") as pool:
+        ahead: Future[tuple[int, int, Normalized | None]] | None = None
+        for index, batch in numbered:
+            future = pool.submit(prepare, index, batch)
+            if ahead is not None:
+                yield ahead.result()
+            ahead = future
+        if ahead is not None:
+            yield ahead.result()
+
+
+class _Statistics:
+    """Keeps the planner's row counts for this store current while an import grows it.
+
+    A new store starts with no rows in the statistics, so without a fresh ANALYZE the
+    planner keeps choosing nested loops over what it thinks is an empty store and the
+    upserts slow down with every batch. Analyzing after the store's rows doubled costs a
+    handful of ANALYZEs per import (each samples a fixed number of rows, whatever the table
+    size). Runs outside the batch transaction: ANALYZE's lock would otherwise be held until
+    commit and serialize concurrent imports."""
+
+    TABLES = ("claims_patient", "claims_prescription", "claims_fill")
+
+    def __init__(self) -> None:
+        self.inserted = 0
+        self.at_last_analyze = 0
+
+    def after_batch(self, inserted: int) -> None:
+        self.inserted += inserted
+        if self.inserted > 2 * self.at_last_analyze and self.inserted >= ANALYZE_MIN_ROWS:
+            with connection.cursor() as cur:
+                for table in self.TABLES:
+                    cur.execute(f"ANALYZE {table}")
+            self.at_last_analyze = self.inserted
+
+
+def _load(result: Normalized, *, location_id: int | None, job_id: int) -> tuple[int, int]:
+    if result.rows.num_rows == 0:
         return 0, 0
-    buf = io.StringIO()
-    # \N marks NULL, so an empty field stays an empty string
-    rows.loc[:, list(STAGE_COLUMNS)].to_csv(buf, index=False, header=False, na_rep="\\N")
+    buf = io.BytesIO()
+    # strings are written quoted, so "" stays an empty string and a bare empty field is NULL
+    pacsv.write_csv(result.rows, buf, pacsv.WriteOptions(include_header=False))
+    columns = ", ".join("line" if c == LINE else c for c in STAGE_COLUMNS)
     with connection.cursor() as cur:
         _run_sql(cur, "pms_stage.sql", {})
-        with cur.copy(
-            f"COPY pms_stage ({', '.join(c if c != LINE else 'line' for c in STAGE_COLUMNS)}) "
-            "FROM STDIN WITH (FORMAT csv, NULL '\\N')"
-        ) as copy:
-            copy.write(buf.getvalue())
+        with cur.copy(f"COPY pms_stage ({columns}) FROM STDIN WITH (FORMAT csv)") as copy:
+            copy.write(buf.getbuffer())
+        del buf
         # a temp table has no statistics until analyzed; without them the planner guesses
         # one row and picks nested loops over the whole batch
-        cur.execute("ANALYZE pms_stage")
+        cur.execute("ANALYZE pms_stage (rx_number, fill_number, date_of_service, patient_id)")
         params = {"location": location_id, "job": job_id}
         _run_sql(cur, "pms_upsert.sql", params)
         inserted, updated = cur.fetchone()

@@ -1,15 +1,15 @@
--- A reversal marks its original claim reversed instead of deleting it, whichever of the two
--- arrived first. Driven from the staged keys, each lookup served by the fill_real_world_key
--- unique index (location, rx, fill, date of service, transaction).
+-- A reversal marks its original claim reversed instead of deleting it. This file handles a
+-- B2 staged now against its B1 (stored earlier or inserted by this batch); a B1 arriving
+-- after its B2 is inserted as reversed by pms_upsert.sql. Per-key lookups through the
+-- fill_real_world_key unique index (location, rx, fill, date of service, transaction).
+SET LOCAL enable_nestloop = on;
+
 UPDATE claims_fill f SET status = 'reversed', updated_at = now()
-FROM (SELECT DISTINCT rx_number, fill_number, date_of_service FROM pms_stage) k
+FROM (
+    SELECT DISTINCT rx_number, fill_number, date_of_service
+    FROM pms_stage WHERE transaction_code = 'B2'
+) k
 WHERE f.location_id = %(location)s AND f.transaction_code = 'B1'
   AND f.rx_number = k.rx_number AND f.fill_number = k.fill_number
   AND f.date_of_service = k.date_of_service
-  AND f.status <> 'reversed'
-  AND EXISTS (
-      SELECT 1 FROM claims_fill r
-      WHERE r.location_id = %(location)s AND r.transaction_code = 'B2'
-        AND r.rx_number = f.rx_number AND r.fill_number = f.fill_number
-        AND r.date_of_service = f.date_of_service
-  );
+  AND f.status <> 'reversed';

@@ -1,20 +1,39 @@
 -- Upsert one staged batch into the real tables for store %(location)s.
--- Reference rows first (drugs, prescribers, plans), then patients, prescriptions, fills.
+-- Rows identical to what is stored are dropped first, so a re-import writes nothing; then
+-- reference rows (drugs, prescribers, plans), patients, prescriptions, fills.
+-- Batch-sized sorts and hashes stay in memory.
+SET LOCAL work_mem = '64MB';
+
+DELETE FROM pms_stage s USING claims_fill f
+WHERE f.location_id = %(location)s AND f.rx_number = s.rx_number
+  AND f.fill_number = s.fill_number AND f.date_of_service = s.date_of_service
+  AND f.transaction_code = s.transaction_code AND f.row_hash = s.row_hash;
+
+-- Reference rows: only for codes not known yet (or a drug still without a name).
 INSERT INTO claims_drug (ndc, name, generic_name, is_brand, adherence_class)
 SELECT DISTINCT ON (ndc) ndc, drug_name, generic_name, brand_generic = 'B', ''
-FROM pms_stage ORDER BY ndc, transaction_date DESC
+FROM pms_stage s
+WHERE NOT EXISTS (SELECT 1 FROM claims_drug d WHERE d.ndc = s.ndc AND d.name <> '')
+ORDER BY ndc, transaction_date DESC
 ON CONFLICT (ndc) DO UPDATE SET name = EXCLUDED.name, generic_name = EXCLUDED.generic_name,
     is_brand = EXCLUDED.is_brand
 WHERE claims_drug.name = '' AND EXCLUDED.name <> '';
 
 INSERT INTO claims_prescriber (npi, name)
 SELECT DISTINCT ON (prescriber_npi) prescriber_npi, prescriber_name
-FROM pms_stage WHERE prescriber_npi <> '' ORDER BY prescriber_npi, transaction_date DESC
+FROM pms_stage s
+WHERE prescriber_npi <> ''
+  AND NOT EXISTS (SELECT 1 FROM claims_prescriber p WHERE p.npi = s.prescriber_npi)
+ORDER BY prescriber_npi, transaction_date DESC
 ON CONFLICT (npi) DO NOTHING;
 
 INSERT INTO claims_plan (bin, pcn, "group", name, contract_type)
 SELECT DISTINCT ON (bin, pcn, group_id) bin, pcn, group_id, plan_name, ''
-FROM pms_stage WHERE bin <> '' ORDER BY bin, pcn, group_id, transaction_date DESC
+FROM pms_stage s
+WHERE bin <> '' AND NOT EXISTS (
+    SELECT 1 FROM claims_plan p WHERE p.bin = s.bin AND p.pcn = s.pcn AND p."group" = s.group_id
+)
+ORDER BY bin, pcn, group_id, transaction_date DESC
 ON CONFLICT (bin, pcn, "group") DO NOTHING;
 
 INSERT INTO claims_patient (location_id, pms_patient_id, first_name, last_name, date_of_birth,
@@ -34,6 +53,12 @@ WHERE (claims_patient.first_name, claims_patient.last_name, claims_patient.date_
    IS DISTINCT FROM
       (EXCLUDED.first_name, EXCLUDED.last_name, EXCLUDED.date_of_birth, EXCLUDED.phone,
        EXCLUDED.sex, EXCLUDED.postal_code, EXCLUDED.med_sync_enrolled, EXCLUDED.med_sync_day);
+
+-- The batch joins this store's patients and prescriptions, rows this same transaction may
+-- have just inserted: the planner's statistics cannot know them and would guess one row,
+-- and a nested loop over a guessed single row rescans the whole batch once per patient.
+-- Hash joins are right for a batch of any size against a store of any size.
+SET LOCAL enable_nestloop = off;
 
 INSERT INTO claims_prescription (location_id, rx_number, patient_id, prescriber_id, drug_id)
 SELECT DISTINCT ON (s.rx_number) %(location)s, s.rx_number, p.id, pr.id, d.id
@@ -57,18 +82,20 @@ WITH loaded AS (
         authorization_number, row_hash, source_job_id, updated_at)
     SELECT %(location)s, s.rx_number, s.fill_number, s.date_of_service, s.transaction_code,
         s.transaction_date,
+        -- a B1 whose reversal is already stored arrives reversed (pms_mark_reversed.sql
+        -- handles the other order)
         CASE WHEN s.transaction_code = 'B2' THEN 'reversed'
+             WHEN s.transaction_code = 'B1' AND EXISTS (
+                 SELECT 1 FROM claims_fill r
+                 WHERE r.location_id = %(location)s AND r.rx_number = s.rx_number
+                   AND r.fill_number = s.fill_number AND r.date_of_service = s.date_of_service
+                   AND r.transaction_code = 'B2') THEN 'reversed'
              WHEN s.bin = '' THEN 'cash' ELSE 'paid' END,
         rx.id, p.id, d.id, pl.id, s.quantity_dispensed, s.days_supply, s.daw_code,
         s.cardholder_id, s.usual_and_customary_cents, s.ingredient_cost_paid_cents,
         s.dispensing_fee_paid_cents, s.patient_pay_amount_cents, s.total_amount_paid_cents,
         s.acquisition_cost_cents, s.basis_of_reimbursement, s.authorization_number,
-        md5(concat_ws('|', s.transaction_date, s.patient_id, s.prescriber_npi, s.ndc,
-            s.quantity_dispensed, s.days_supply, s.daw_code, s.bin, s.pcn, s.group_id,
-            s.cardholder_id, s.usual_and_customary_cents, s.ingredient_cost_paid_cents,
-            s.dispensing_fee_paid_cents, s.patient_pay_amount_cents,
-            s.total_amount_paid_cents, s.acquisition_cost_cents, s.basis_of_reimbursement,
-            s.authorization_number)),
+        s.row_hash,
         %(job)s, now()
     FROM pms_stage s
     JOIN claims_prescription rx ON rx.location_id = %(location)s AND rx.rx_number = s.rx_number
