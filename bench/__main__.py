@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import argparse
 
-from bench import pms_import, world
+from bench import pms_import, world, x12_parse
 
 
 def main() -> None:
@@ -16,7 +16,9 @@ def main() -> None:
         help="rows in the PMS import benchmark's file (default 1,000,000)",
     )
     parser.add_argument(
-        "--only", choices=["world", "pms"], help="run one benchmark instead of all of them"
+        "--only",
+        choices=["world", "pms", "x12"],
+        help="run one benchmark instead of all of them",
     )
     args = parser.parse_args()
     if args.pms_rows < 1:
@@ -27,6 +29,10 @@ def main() -> None:
         if args.only is None:
             print()
         pms_import.run(rows=args.pms_rows)
+    if args.only in (None, "x12"):
+        if args.only is None:
+            print()
+        x12_parse.run()
 
 
 if __name__ == "__main__":
