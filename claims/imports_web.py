@@ -1,4 +1,6 @@
-"""Import pages and API: upload a PMS export, follow its job, download its quarantine."""
+"""Import pages and API: upload a file of any registered import kind (PMS export, 835
+remittance, ...), follow its job, download its quarantine. The kinds come from
+`rxrevops.services.imports.IMPORT_KINDS`; each app registers its own."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers, status
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -20,22 +23,82 @@ from rest_framework.views import APIView
 
 from claims.claims_web import neutralize
 from claims.ingest.profiles import all_profiles
-from claims.services.pms_import import pms_import_create
-from rxrevops.access import Principal, location_list_for_user, object_get_for_user
+from rxrevops.access import (
+    Principal,
+    TokenPrincipal,
+    location_list_for_user,
+    object_get_for_user,
+    org_wide_organization_ids_for_user,
+    organization_list_for_user,
+    roles_for_user,
+)
 from rxrevops.api.permissions import ScopeOrRole
 from rxrevops.api.serializers import JobSerializer
-from rxrevops.models import Job, Location, Role, Scope
+from rxrevops.models import Job, Location, Organization, Role, Scope
 from rxrevops.selectors.jobs import import_job_list_for_user, job_get_for_user, quarantine_for_job
-from rxrevops.services.imports import UploadRefused
+from rxrevops.services.imports import IMPORT_KINDS, ImportKind, UploadRefused
 from rxrevops.web import role_required
 
-IMPORT_KINDS = ("pms",)
 UPLOAD_ROLES = (Role.OWNER, Role.REVENUE, Role.PHARMACIST)
+
+
+def _kinds() -> tuple[str, ...]:
+    return tuple(IMPORT_KINDS)
+
+
+def _kinds_for_user(user: Principal) -> list[ImportKind]:
+    """The kinds this user may upload: a per-store kind for their stores; a kind whose file
+    names the stores (an 835) only with organization-wide access."""
+    roles = roles_for_user(user)
+    org_wide = bool(org_wide_organization_ids_for_user(user))
+    return [
+        k for k in IMPORT_KINDS.values() if roles & set(k.roles) and (k.per_location or org_wide)
+    ]
+
+
+def _upload(
+    user: Principal,
+    *,
+    kind: ImportKind,
+    location: Location | None,
+    organization: Organization | None,
+    upload: Any,
+    profile: str,
+) -> Job:
+    if kind.per_location:
+        if location is None:
+            raise UploadRefused(f"Choose the store this {kind.label} belongs to.")
+        organization = location.organization
+    elif organization is None:
+        raise UploadRefused(f"Choose the organization this {kind.label} is for.")
+    return kind.create(
+        organization=organization,
+        location=location if kind.per_location else None,
+        stream=upload,
+        original_name=upload.name,
+        profile=profile,
+        uploaded_by=user if isinstance(user, User) else None,
+    )
 
 
 def _location_by_ncpdp(user: Principal, ncpdp: str) -> Location:
     location: Location = object_get_for_user(Location.objects, user=user, ncpdp_id=ncpdp)
     return location
+
+
+def _organization_for_upload(user: Principal, slug: str | None) -> Organization:
+    """The organization an org-level file (an 835) is for: the one named, among those the
+    principal reaches organization-wide; 404 otherwise, like any other hidden row."""
+    orgs = organization_list_for_user(user)
+    if slug:
+        found: Organization = object_get_for_user(Organization.objects, user=user, slug=slug)
+        return found
+    if orgs.count() != 1:
+        raise serializers.ValidationError(
+            {"organization": ["Name the organization (its slug): you reach more than one."]}
+        )
+    only: Organization = orgs.get()
+    return only
 
 
 def _profile_choices() -> list[tuple[str, str]]:
@@ -45,42 +108,61 @@ def _profile_choices() -> list[tuple[str, str]]:
 
 
 class UploadForm(forms.Form):
-    location = forms.ModelChoiceField(queryset=Location.objects.none())
-    profile = forms.ChoiceField(choices=(), required=False)
-    file = forms.FileField(help_text="CSV or XLSX export from your PMS")
+    kind = forms.ChoiceField(choices=(), label="What is it?", required=False)
+    location = forms.ModelChoiceField(
+        queryset=Location.objects.none(), required=False, help_text="For a PMS export"
+    )
+    organization = forms.ModelChoiceField(queryset=Organization.objects.none(), required=False)
+    profile = forms.ChoiceField(choices=(), required=False, label="PMS layout")
+    file = forms.FileField(help_text="CSV or XLSX export from your PMS, or an 835 file")
 
     def __init__(self, *args: Any, user: Principal, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.kinds = {k.name: k for k in _kinds_for_user(user)}
+        cast(forms.ChoiceField, self.fields["kind"]).choices = [
+            (k.name, k.label) for k in self.kinds.values()
+        ]
         cast(forms.ModelChoiceField, self.fields["location"]).queryset = location_list_for_user(
             user
         )
+        orgs = organization_list_for_user(user)
+        cast(forms.ModelChoiceField, self.fields["organization"]).queryset = orgs
+        if orgs.count() == 1:
+            self.fields["organization"].initial = orgs.first()
+            self.fields["organization"].widget = forms.HiddenInput()
         cast(forms.ChoiceField, self.fields["profile"]).choices = _profile_choices()
+
+    def clean_kind(self) -> str:
+        kind: str = self.cleaned_data.get("kind") or next(iter(self.kinds), "")
+        if kind not in self.kinds:
+            raise forms.ValidationError("You cannot upload this kind of file.")
+        return kind
 
 
 @role_required(*UPLOAD_ROLES)
 def import_list(request: HttpRequest) -> HttpResponse:
     form = UploadForm(request.POST or None, request.FILES or None, user=request.user)
     if request.method == "POST" and form.is_valid():
-        upload = form.cleaned_data["file"]
         try:
-            job = pms_import_create(
+            job = _upload(
+                request.user,
+                kind=form.kinds[form.cleaned_data["kind"]],
                 location=form.cleaned_data["location"],
-                stream=upload,
-                original_name=upload.name,
+                organization=form.cleaned_data["organization"],
+                upload=form.cleaned_data["file"],
                 profile=form.cleaned_data["profile"],
-                uploaded_by=request.user,  # type: ignore[arg-type]
             )
         except UploadRefused as exc:
             form.add_error("file", str(exc))
         else:
             return redirect("job_detail", job.pk)
-    page = Paginator(import_job_list_for_user(request.user, kinds=IMPORT_KINDS), 25).get_page(
+    page = Paginator(import_job_list_for_user(request.user, kinds=_kinds()), 25).get_page(
         request.GET.get("page")
     )
     return render(
         request,
         "claims/import_list.html",
-        {"form": form, "page": page},
+        {"form": form, "page": page, "kinds": form.kinds.values()},
         status=400 if form.errors else 200,
     )
 
@@ -103,8 +185,14 @@ def _errors_csv(job: Job) -> HttpResponse:
 
 
 class ImportCreateSerializer(serializers.Serializer[Any]):
-    kind = serializers.ChoiceField(choices=IMPORT_KINDS)
-    location = serializers.CharField(help_text="NCPDP ID of the store")
+    kind = serializers.ChoiceField(choices=["pms", "x12_835"])
+    location = serializers.CharField(
+        required=False, help_text="NCPDP ID of the store (kind=pms; an 835 names its payees)"
+    )
+    organization = serializers.CharField(
+        required=False,
+        help_text="Organization slug for kind=x12_835 (default: your only organization)",
+    )
     profile = serializers.ChoiceField(
         choices=["", *sorted(all_profiles())], required=False, allow_blank=True
     )
@@ -122,7 +210,7 @@ class ImportCreate(APIView):
     """Upload a file to import. Answers 202 with the job to poll (`GET /api/v1/imports/{id}/`)."""
 
     permission_classes = [ScopeOrRole]
-    required_scope = Scope.CLAIMS_WRITE
+    required_scope = {"POST": [Scope.CLAIMS_WRITE, Scope.REMITS_WRITE]}
     allowed_roles = UPLOAD_ROLES
     parser_classes = [MultiPartParser, FormParser]
 
@@ -130,15 +218,29 @@ class ImportCreate(APIView):
     def post(self, request: Request) -> Response:
         data = ImportCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        location = _location_by_ncpdp(request.user, data.validated_data["location"])
-        upload = data.validated_data["file"]
+        kind = IMPORT_KINDS[data.validated_data["kind"]]
+        user = request.user
+        if isinstance(user, TokenPrincipal) and not user.token.has_scope(kind.scope):
+            raise PermissionDenied(f"Uploading a {kind.label} needs the {kind.scope} scope.")
+        if not isinstance(user, TokenPrincipal) and kind.name not in {
+            k.name for k in _kinds_for_user(user)
+        }:
+            raise PermissionDenied(f"Your role does not allow uploading a {kind.label}.")
+        location = organization = None
+        if kind.per_location:
+            if not data.validated_data.get("location"):
+                raise serializers.ValidationError({"location": ["This field is required."]})
+            location = _location_by_ncpdp(user, data.validated_data["location"])
+        else:
+            organization = _organization_for_upload(user, data.validated_data.get("organization"))
         try:
-            job = pms_import_create(
+            job = _upload(
+                user,
+                kind=kind,
                 location=location,
-                stream=upload,
-                original_name=upload.name,
+                organization=organization,
+                upload=data.validated_data["file"],
                 profile=data.validated_data.get("profile", ""),
-                uploaded_by=request.user if isinstance(request.user, User) else None,
             )
         except UploadRefused as exc:
             raise serializers.ValidationError({"file": [str(exc)]}) from None
@@ -154,7 +256,7 @@ class ImportDetail(generics.RetrieveAPIView[Any]):
     allowed_roles = UPLOAD_ROLES
 
     def get_queryset(self) -> Any:
-        return import_job_list_for_user(self.request.user, kinds=IMPORT_KINDS)
+        return import_job_list_for_user(self.request.user, kinds=_kinds())
 
 
 class ImportErrors(generics.ListAPIView[Any]):
@@ -169,14 +271,14 @@ class ImportErrors(generics.ListAPIView[Any]):
 
     def get_queryset(self) -> Any:
         job = generics.get_object_or_404(
-            import_job_list_for_user(self.request.user, kinds=IMPORT_KINDS), pk=self.kwargs["pk"]
+            import_job_list_for_user(self.request.user, kinds=_kinds()), pk=self.kwargs["pk"]
         )
         return quarantine_for_job(job)
 
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         if request.query_params.get("download") == "csv":
             job = generics.get_object_or_404(
-                import_job_list_for_user(request.user, kinds=IMPORT_KINDS), pk=kwargs["pk"]
+                import_job_list_for_user(request.user, kinds=_kinds()), pk=kwargs["pk"]
             )
             return _errors_csv(job)  # type: ignore[return-value]
         return super().list(request, *args, **kwargs)

@@ -18,6 +18,7 @@ from claims.services.pms_import import pms_import_path
 from demo.world.build import build_world
 from demo.world.model import World
 from demo.world.writers import clear_world, write_world
+from reconciliation.services.remit_import import remit_import_path
 from rxrevops.models import Job, Location, Organization, Role
 from rxrevops.services.tenancy import location_upsert, organization_upsert, user_upsert_with_role
 
@@ -66,6 +67,7 @@ def demo_seed(*, password: str, seed: int, scale: str, as_of: date, files_dir: P
     imported = _import_pms_exports(
         manifest=manifest, files_dir=files_dir, locations={loc.ncpdp_id: loc for loc in locations}
     )
+    imported += _import_remittances(manifest=manifest, files_dir=files_dir, organization=org)
     return DemoResult(
         logins=logins,
         world=world,
@@ -114,4 +116,26 @@ def _import_pms_exports(
             if job.status != Job.Status.SUCCEEDED:
                 raise RuntimeError(f"Demo import of {entry['path']} failed: {job.message}")
             imported += 1
+    return imported
+
+
+def _import_remittances(
+    *, manifest: dict[str, Any], files_dir: Path, organization: Organization
+) -> int:
+    """Every payer's 835 files, through the real importer, oldest payment first; a file
+    already imported (same SHA-256) is skipped."""
+    imported = 0
+    remits = [e for e in manifest["files"] if e["kind"] == "remit_835"]
+    done = set(
+        Job.objects.filter(
+            kind="x12_835", organization=organization, status=Job.Status.SUCCEEDED
+        ).values_list("params__sha256", flat=True)
+    )
+    for entry in sorted(remits, key=lambda e: (e["period"], e["payer"])):
+        if entry["sha256"] in done:
+            continue
+        job = remit_import_path(organization=organization, path=files_dir / entry["path"])
+        if job.status != Job.Status.SUCCEEDED:
+            raise RuntimeError(f"Demo import of {entry['path']} failed: {job.message}")
+        imported += 1
     return imported

@@ -4,3 +4,7 @@ from django.apps import AppConfig
 class ReconciliationConfig(AppConfig):
     name = "reconciliation"
     verbose_name = "Reconciliation"
+
+    def ready(self) -> None:
+        # registers the "x12_835" job handler and import kind
+        from reconciliation.services import remit_import  # noqa: F401

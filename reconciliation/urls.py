@@ -4,5 +4,7 @@ from reconciliation import views
 
 app_name = "reconciliation"
 urlpatterns = [
-    path("", views.index, name="index"),
+    path("", views.remittance_list, name="index"),
+    path("remittances/<int:remittance_id>/", views.remittance_detail, name="remittance_detail"),
+    path("remittances/<int:remittance_id>/raw/", views.remittance_raw, name="remittance_raw"),
 ]

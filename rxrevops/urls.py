@@ -13,6 +13,7 @@ api_v1: list[URLPattern | URLResolver] = [
     path("jobs/", api.JobList.as_view(), name="job-list"),
     path("jobs/<int:pk>/", api.JobDetail.as_view(), name="job-detail"),
     path("", include("claims.api_urls")),
+    path("", include("reconciliation.api_urls")),
 ]
 
 urlpatterns = [

@@ -22,8 +22,13 @@ from django.db import connection, transaction
 from claims.ingest.normalize import STAGE_COLUMNS, Normalized, normalize
 from claims.ingest.profiles import Profile, UnknownLayout, detect_profile
 from claims.ingest.read import LINE, FileRejected, RowProblem, open_batches
-from rxrevops.models import ImportFile, Job, Location, QuarantinedRow
-from rxrevops.services.imports import import_file_path, import_file_store
+from rxrevops.models import ImportFile, Job, Location, Organization, QuarantinedRow, Role, Scope
+from rxrevops.services.imports import (
+    ImportKind,
+    import_file_path,
+    import_file_store,
+    import_kind_register,
+)
 from rxrevops.services.jobs import JobFailed, Progress, job_create, job_execute, job_handler
 
 SQL = Path(__file__).resolve().parent.parent / "sql"
@@ -88,6 +93,43 @@ def pms_import_path(*, location: Location, path: Path, profile: str = "") -> Job
     job_execute(job_id=job.pk)
     job.refresh_from_db()
     return job
+
+
+def _create_from_upload(
+    *,
+    organization: Organization,
+    location: Location | None,
+    stream: IO[bytes],
+    original_name: str,
+    profile: str,
+    uploaded_by: User | None,
+) -> Job:
+    if location is None or location.organization_id != organization.pk:
+        raise ValueError("A PMS export is imported into one of the organization's stores")
+    return pms_import_create(
+        location=location,
+        stream=stream,
+        original_name=original_name,
+        profile=profile,
+        uploaded_by=uploaded_by,
+    )
+
+
+import_kind_register(
+    ImportKind(
+        name="pms",
+        label="PMS export",
+        description=(
+            "CSV or XLSX dispensing/claims report, one store per file. The layout is detected "
+            "from the headers (PioneerRx, BestRx, Liberty or the canonical layout in "
+            "docs/formats.md)."
+        ),
+        per_location=True,
+        scope=Scope.CLAIMS_WRITE,
+        roles=(Role.OWNER, Role.REVENUE, Role.PHARMACIST),
+        create=_create_from_upload,
+    )
+)
 
 
 @job_handler("pms", queue="ingest")

@@ -4,6 +4,7 @@ status each claim should end up with in reconciliation (the ground truth)."""
 from __future__ import annotations
 
 import random
+import zlib
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -57,9 +58,16 @@ class Ledger:
                 payer=payer.key,
                 location=location,
                 payment_date=day,
-                trace_number=f"{payer.payer_id[-4:]}{location[-3:]}{day:%y%m%d}",
+                trace_number=_trace_number(payer, location, day),
             )
         return self.remits[key]
+
+
+def _trace_number(payer: Payer, location: str, day: date) -> str:
+    """The EFT trace (TRN02): unique per payment from one payer id. Two plans of one PBM
+    share the payer id (Keystone A and B) and pay separately, so the plan is in the trace."""
+    plan = zlib.crc32(payer.key.encode()) % 1000
+    return f"{payer.payer_id[-4:]}{plan:03d}{location[-3:]}{day:%y%m%d}"
 
 
 def pay_day(payer: Payer, earliest: date, year: int) -> date:

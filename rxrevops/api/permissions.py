@@ -22,6 +22,8 @@ class ScopeOrRole(BasePermission):
             scope = getattr(view, "required_scope", None)
             if isinstance(scope, dict):
                 scope = scope.get(request.method or "GET")
+            if isinstance(scope, (list, tuple)):  # any one of them (the view checks further)
+                return any(user.token.has_scope(s) for s in scope)
             return scope is not None and user.token.has_scope(scope)
         roles = roles_for_user(user)
         allowed = getattr(view, "allowed_roles", None)

@@ -14,6 +14,7 @@ class ImportFile(models.Model):
 
     class Kind(models.TextChoices):
         PMS = "pms", "PMS dispensing/claims export"
+        X12_835 = "x12_835", "X12 835 remittance"
 
     organization = models.ForeignKey(
         "rxrevops.Organization", on_delete=models.CASCADE, related_name="+"

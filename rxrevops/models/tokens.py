@@ -12,6 +12,7 @@ from rxrevops.querysets import OrganizationScopedQuerySet
 class Scope(models.TextChoices):
     CLAIMS_READ = "claims:read", "Read patients, fills and claims"
     CLAIMS_WRITE = "claims:write", "Push fills, claims and patients"
+    REMITS_READ = "remits:read", "Read remittances and reconciliation results"
     REMITS_WRITE = "remits:write", "Upload 835 remittances and fee statements"
     WORKLISTS_READ = "worklists:read", "Read worklists and call lists"
     CLINICAL_WRITE = "clinical:write", "Push immunizations and clinical services"

@@ -6,13 +6,14 @@ import hashlib
 import re
 import shutil
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Protocol
 
 from django.conf import settings
 from django.contrib.auth.models import User
 
-from rxrevops.models import ImportFile, Location, Organization
+from rxrevops.models import ImportFile, Job, Location, Organization
 
 MAX_UPLOAD_BYTES = 512 * 1024 * 1024
 
@@ -73,3 +74,47 @@ def import_file_store(
 
 def import_file_path(import_file: ImportFile) -> Path:
     return Path(settings.MEDIA_ROOT) / import_file.stored_path
+
+
+# --- import kinds -------------------------------------------------------------------------
+# The upload page, the API and the job pages know import kinds only through this registry:
+# each app registers the kinds it loads (claims: PMS exports; reconciliation: 835s, ...).
+
+
+class ImportCreate(Protocol):
+    def __call__(
+        self,
+        *,
+        organization: Organization,
+        location: Location | None,
+        stream: IO[bytes],
+        original_name: str,
+        profile: str,
+        uploaded_by: User | None,
+    ) -> Job: ...
+
+
+@dataclass(frozen=True)
+class ImportKind:
+    name: str  # the job kind and the API's `kind`
+    label: str  # "PMS export", "835 remittance"
+    description: str  # one sentence for the upload page
+    per_location: bool  # True: the uploader names the store; False: the file names them
+    scope: str  # API scope needed to upload it
+    roles: tuple[str, ...]  # roles that may upload it (org-wide only when not per_location)
+    create: ImportCreate
+
+
+IMPORT_KINDS: dict[str, ImportKind] = {}
+
+
+def import_kind_register(kind: ImportKind) -> ImportKind:
+    IMPORT_KINDS[kind.name] = kind
+    return kind
+
+
+def import_kind_get(name: str) -> ImportKind:
+    try:
+        return IMPORT_KINDS[name]
+    except KeyError:
+        raise ValueError(f"Unknown import kind {name!r}") from None

@@ -11,6 +11,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from claims.models import Fill, Patient
+from reconciliation.models import Remittance
 from rxrevops.access import location_ids_for_user
 from rxrevops.models import Job, Location, Membership, Organization, Role
 
@@ -56,6 +57,7 @@ def test_seed_demo_twice_leaves_the_same_state(db: Any, settings: Any, tmp_path:
         sorted(Patient.objects.values_list("location__ncpdp_id", "pms_patient_id", "last_name")),
         Fill.objects.count(),
         Job.objects.count(),
+        Remittance.objects.count(),
     )
     out = StringIO()
     call_command(*args, stdout=out)
@@ -66,15 +68,20 @@ def test_seed_demo_twice_leaves_the_same_state(db: Any, settings: Any, tmp_path:
         sorted(Patient.objects.values_list("location__ncpdp_id", "pms_patient_id", "last_name")),
         Fill.objects.count(),
         Job.objects.count(),
+        Remittance.objects.count(),
     )
     assert first == again
     assert first[:3] == (1, 3, 4)
     assert len(first[3]) > 500
     assert first[4] > 5000  # the stores' exports went through the PMS importer
-    assert first[5] == 12  # one import job per store and month, none added by the re-run
-    assert "owner@demo.rxrevops" in out.getvalue()
     files = tmp_path / "var" / "demo-world" / "small-7"
-    assert json.loads((files / "manifest.json").read_text())["as_of"] == "2026-04-30"
+    manifest = json.loads((files / "manifest.json").read_text())
+    assert manifest["as_of"] == "2026-04-30"
+    remit_files = [e for e in manifest["files"] if e["kind"] == "remit_835"]
+    # one import job per store and month, one per 835 file; none added by the re-run
+    assert first[5] == 12 + len(remit_files)
+    assert first[6] == sum(e["transactions"] for e in remit_files) > 0  # every payment loaded
+    assert "owner@demo.rxrevops" in out.getvalue()
 
 
 def test_seed_demo_users_have_their_roles_and_stores(

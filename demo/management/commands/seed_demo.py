@@ -50,7 +50,7 @@ class Command(BaseCommand):
         )
         self.stdout.write(
             f"World files ({result.file_count}) in {result.files}; "
-            f"PMS exports imported this run: {result.imported}"
+            f"PMS exports and 835 files imported this run: {result.imported}"
         )
         self.stdout.write(
             f"Sign in at http://127.0.0.1:8000/accounts/login/ with password: {password}"

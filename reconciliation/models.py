@@ -1,0 +1,207 @@
+"""Remittances as the payers sent them: one row per 835 transaction (one payment), its claim
+payments, service lines, CAS adjustments and PLB provider-level adjustments.
+
+Loaded by `reconciliation.services.remit_import` (COPY, one database transaction per file);
+read by the remittance pages and, next, the reconciliation engine. Money is integer cents.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+
+from rxrevops.querysets import OrganizationOrLocationScopedQuerySet
+
+
+class Remittance(models.Model):
+    """One 835 transaction (ST..SE): one payment (BPR/TRN) from one payer to one payee.
+
+    The payee is matched to one of the organization's stores by NPI or NCPDP; a payee that is
+    the chain itself (central pay) leaves `location` empty, which only organization-wide
+    users see. The same payment sent again (same payer trace and same content) is not loaded
+    twice; a corrected re-send (same trace, different content) replaces the current version,
+    which is kept with `superseded_by` set."""
+
+    organization = models.ForeignKey(
+        "rxrevops.Organization", on_delete=models.PROTECT, related_name="+"
+    )
+    location = models.ForeignKey(
+        "rxrevops.Location", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    job = models.ForeignKey(
+        "rxrevops.Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    import_file = models.ForeignKey(
+        "rxrevops.ImportFile", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # where it sits in the file (for the raw-segment view)
+    interchange_control = models.CharField(max_length=20, blank=True)  # ISA13
+    group_control = models.CharField(max_length=20, blank=True)  # GS06
+    transaction_control = models.CharField(max_length=20)  # ST02
+    sender_id = models.CharField(max_length=30, blank=True)  # ISA06
+    receiver_id = models.CharField(max_length=30, blank=True)  # ISA08
+    first_segment = models.IntegerField()
+    last_segment = models.IntegerField()
+    # who paid whom
+    payer_name = models.CharField(max_length=120, blank=True)
+    payer_id = models.CharField(max_length=80, blank=True)
+    payee_name = models.CharField(max_length=120, blank=True)
+    payee_npi = models.CharField(max_length=10, blank=True)
+    payee_ncpdp = models.CharField(max_length=20, blank=True)
+    payee_tin = models.CharField(max_length=20, blank=True)
+    # the payment
+    handling_code = models.CharField(max_length=2, blank=True)  # BPR01
+    paid_cents = models.BigIntegerField(null=True)  # BPR02 (None: unreadable)
+    credit_debit = models.CharField(max_length=1, blank=True)  # BPR03
+    method = models.CharField(max_length=3, blank=True)  # BPR04
+    payment_date = models.DateField(null=True)  # BPR16
+    trace_number = models.CharField(max_length=80, blank=True)  # TRN02
+    trace_originator = models.CharField(max_length=20, blank=True)  # TRN03
+    production_date = models.DateField(null=True)  # DTM*405
+    # what it holds and whether it adds up
+    claim_count = models.IntegerField(default=0)
+    service_count = models.IntegerField(default=0)
+    claim_paid_cents = models.BigIntegerField(default=0)  # sum of CLP04
+    provider_adjustment_cents = models.BigIntegerField(default=0)  # sum of PLB amounts
+    balanced = models.BooleanField()
+    error_count = models.IntegerField(default=0)
+    warning_count = models.IntegerField(default=0)
+    issues = models.JSONField(default=list)  # reconciliation.x12.Issue as dicts
+    fingerprint = models.CharField(max_length=64)  # sha256 of the content, for re-sends
+    superseded_by = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    loaded_at = models.DateTimeField(auto_now_add=True)
+
+    objects = OrganizationOrLocationScopedQuerySet["Remittance"].as_manager()
+
+    class Meta:
+        constraints = [
+            # one current version per payer trace: "have we loaded this payment?"
+            models.UniqueConstraint(
+                fields=["organization", "trace_originator", "trace_number"],
+                condition=Q(superseded_by__isnull=True) & ~Q(trace_number=""),
+                name="remittance_current_trace",
+            )
+        ]
+        indexes = [
+            # remittance list: an organization's (or store's) payments, newest first
+            models.Index(fields=["organization", "-payment_date"], name="remit_org_date"),
+            models.Index(fields=["location", "-payment_date"], name="remit_store_date"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.payer_name or self.payer_id} {self.trace_number} {self.payment_date}"
+
+    @property
+    def is_current(self) -> bool:
+        return self.superseded_by_id is None
+
+
+class ClaimPayment(models.Model):
+    """Loop 2100: what the payer did with one claim (CLP). Status 22 is a reversal of an
+    earlier payment (negative amounts)."""
+
+    remittance = models.ForeignKey(Remittance, on_delete=models.CASCADE, related_name="claims")
+    organization = models.ForeignKey(
+        "rxrevops.Organization", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    location = models.ForeignKey(
+        "rxrevops.Location", null=True, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    position = models.IntegerField()  # order in the transaction, from 1
+    segment = models.IntegerField()  # file segment number of the CLP
+    claim_ref = models.CharField(max_length=50)  # CLP01
+    status = models.CharField(max_length=3)  # CLP02
+    charge_cents = models.BigIntegerField(null=True)  # CLP03
+    paid_cents = models.BigIntegerField(null=True)  # CLP04
+    patient_resp_cents = models.BigIntegerField(null=True)  # CLP05
+    filing_indicator = models.CharField(max_length=3, blank=True)  # CLP06
+    payer_claim_control = models.CharField(max_length=50, blank=True)  # CLP07
+    patient_last_name = models.CharField(max_length=60, blank=True)
+    patient_first_name = models.CharField(max_length=35, blank=True)
+    member_id = models.CharField(max_length=80, blank=True)
+    service_date = models.DateField(null=True)  # DTM*232, else the first line's DTM*472
+    refs = models.JSONField(default=dict)
+    amounts = models.JSONField(default=dict)  # AMT01 -> cents
+    balanced = models.BooleanField()
+
+    objects = OrganizationOrLocationScopedQuerySet["ClaimPayment"].as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["remittance", "position"], name="claim_payment_position"
+            )
+        ]
+        indexes = [
+            # matching a claim to what was paid for it (issue 6): store + provider claim ref
+            models.Index(fields=["location", "claim_ref"], name="claim_payment_store_ref"),
+        ]
+
+    def __str__(self) -> str:
+        return f"CLP {self.claim_ref} ({self.status})"
+
+    @property
+    def is_reversal(self) -> bool:
+        return self.status == "22"
+
+
+class ServicePayment(models.Model):
+    """Loop 2110: one service line (SVC). A pharmacy line is `N4` + the 11-digit NDC."""
+
+    claim = models.ForeignKey(ClaimPayment, on_delete=models.CASCADE, related_name="services")
+    position = models.IntegerField()
+    segment = models.IntegerField()
+    qualifier = models.CharField(max_length=3)  # SVC01-1: N4, HC, ...
+    code = models.CharField(max_length=48)  # SVC01-2
+    modifiers = models.CharField(max_length=20, blank=True)  # SVC01-3..6, joined with ':'
+    charge_cents = models.BigIntegerField(null=True)  # SVC02
+    paid_cents = models.BigIntegerField(null=True)  # SVC03
+    units = models.DecimalField(max_digits=15, decimal_places=3, null=True)  # SVC05
+    service_date = models.DateField(null=True)  # DTM*472 (or 150)
+    control_number = models.CharField(max_length=50, blank=True)  # REF*6R
+    remarks = models.CharField(max_length=200, blank=True)  # LQ codes, space-separated
+    balanced = models.BooleanField()
+
+    def __str__(self) -> str:
+        return f"SVC {self.qualifier}:{self.code}"
+
+
+class Adjustment(models.Model):
+    """One CAS group/reason/amount triplet, at claim level (no service) or on a line."""
+
+    claim = models.ForeignKey(ClaimPayment, on_delete=models.CASCADE, related_name="adjustments")
+    service = models.ForeignKey(
+        ServicePayment,
+        null=True,
+        on_delete=models.CASCADE,
+        related_name="adjustments",
+        db_index=False,  # always reached through the claim
+    )
+    segment = models.IntegerField()
+    group = models.CharField(max_length=2)  # CO, PR, OA, PI, CR
+    reason = models.CharField(max_length=5)  # CARC
+    amount_cents = models.BigIntegerField()
+    quantity = models.DecimalField(max_digits=15, decimal_places=3, null=True)
+
+    def __str__(self) -> str:
+        return f"{self.group}-{self.reason} {self.amount_cents}"
+
+
+class ProviderAdjustment(models.Model):
+    """One PLB reason/amount pair: a fee, interest, recoupment or forward balance at the
+    provider level. A positive amount reduces the payment."""
+
+    remittance = models.ForeignKey(
+        Remittance, on_delete=models.CASCADE, related_name="provider_adjustments"
+    )
+    segment = models.IntegerField()
+    provider_id = models.CharField(max_length=50, blank=True)  # PLB01
+    fiscal_period = models.DateField(null=True)  # PLB02
+    reason = models.CharField(max_length=3)  # PLB03-1
+    reference = models.CharField(max_length=80, blank=True)  # PLB03-2
+    amount_cents = models.BigIntegerField()
+
+    def __str__(self) -> str:
+        return f"PLB {self.reason} {self.amount_cents}"
