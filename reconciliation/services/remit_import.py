@@ -103,11 +103,12 @@ def remit_import_run(job: Job, progress: Progress) -> dict[str, Any]:
     path = import_file_path(stored)
     file_issues: list[Issue] = []
     loader = _Loader(job=job, stored=stored)
+    flush_rows = int(job.params.get("flush_rows", FLUSH_ROWS))
     try:
         with transaction.atomic():
             for remit in read_835(path, name=stored.original_name, file_issues=file_issues):
                 loader.add(remit)
-                if loader.buffered >= FLUSH_ROWS:
+                if loader.buffered >= flush_rows:
                     loader.flush()
             loader.flush()
             if loader.counts["transactions"] == 0:

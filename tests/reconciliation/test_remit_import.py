@@ -258,3 +258,35 @@ def test_upload_over_the_api_is_loaded_by_the_worker(
             "/api/v1/imports/", {"kind": "x12_835", "file": fh}
         )
     assert refused.status_code == 403
+
+
+@pytest.mark.integration
+def test_worker_killed_mid_file_loads_it_whole_on_retry(
+    stores: SimpleNamespace,
+    world_files: Path,
+    world_manifest: dict[str, Any],
+    transactional_db: Any,
+    celery_worker: WorkerProcess,
+) -> None:
+    from django.db import transaction
+
+    from reconciliation.services.remit_import import remit_import_create
+    from rxrevops.services.jobs import job_enqueue
+
+    entry = max(_remit_entries(world_manifest), key=lambda e: e["claims"])
+    with transaction.atomic(), (world_files / entry["path"]).open("rb") as fh:
+        job = remit_import_create(
+            organization=stores.org, stream=fh, original_name="big.835", enqueue=False
+        )
+        job.kind = "test.x12_crash_mid_file"
+        job.params["flush_rows"] = 50  # several COPY rounds, the first one then the kill
+        job.save(update_fields=["kind", "params"])
+    job_enqueue(job=job)
+    done = wait_until(lambda: (j := Job.objects.get(pk=job.pk)).is_finished and j, timeout=90)
+    assert done.status == Job.Status.SUCCEEDED, done.message
+    assert done.attempts == 2
+    assert done.counts["loaded"] == entry["transactions"]
+    assert done.counts["duplicates"] == 0  # nothing of the killed attempt survived
+    assert Remittance.objects.count() == entry["transactions"]
+    assert ClaimPayment.objects.count() == entry["claims"]
+    assert Remittance.objects.aggregate(s=Sum("paid_cents"))["s"] == entry["paid_cents"]

@@ -52,3 +52,20 @@ def pms_crash_mid_file(job: Job, progress: Progress) -> dict[str, Any]:
                 os.kill(os.getpid(), signal.SIGKILL)
 
     return pms_import_run(job, Dying(job))
+
+
+@job_handler("test.x12_crash_mid_file", queue="ingest")
+def x12_crash_mid_file(job: Job, progress: Progress) -> dict[str, Any]:
+    """The real 835 import, killed like an OOM-killed worker right after its first COPY
+    round on the first attempt (rows written, transaction not committed)."""
+    from reconciliation.services import remit_import
+
+    if job.attempts == 1:
+        original = remit_import._Loader.flush
+
+        def flush_then_die(self: Any) -> None:
+            original(self)
+            os.kill(os.getpid(), signal.SIGKILL)
+
+        remit_import._Loader.flush = flush_then_die  # type: ignore[method-assign]
+    return remit_import.remit_import_run(job, progress)
