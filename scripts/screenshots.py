@@ -41,7 +41,7 @@ def main() -> None:
         page.screenshot(path=str(OUT / "claims.png"))
         page.goto(f"{BASE}/imports/")
         page.screenshot(path=str(OUT / "imports.png"), full_page=True)
-        page.click("table.grid tbody tr a")
+        page.goto(f"{BASE}/jobs/1/")  # seed_demo imports the PMS exports first
         page.wait_for_selector("#job-progress")
         page.screenshot(path=str(OUT / "import-job.png"))
         page.goto(f"{BASE}/reconciliation/")
