@@ -12,24 +12,5 @@ CREATE TEMP TABLE pms_stage (
     dispensing_fee_paid_cents bigint, patient_pay_amount_cents bigint,
     total_amount_paid_cents bigint, acquisition_cost_cents bigint,
     basis_of_reimbursement text, authorization_number text,
-    -- md5 of every loaded value, computed as the row is copied in: a stored fill with the
-    -- same key and hash is unchanged. Written with immutable casts only (a date as its day
-    -- number, not as text that depends on DateStyle), as a generated column requires.
-    row_hash text GENERATED ALWAYS AS (md5(
-        rx_number::text || '|' || fill_number::text || '|'
-        || (date_of_service - DATE '2000-01-01')::text || '|' || transaction_code || '|'
-        || coalesce((transaction_date - DATE '2000-01-01')::text, '') || '|'
-        || patient_id || '|' || patient_last_name || '|' || patient_first_name || '|'
-        || coalesce((patient_dob - DATE '2000-01-01')::text, '') || '|'
-        || patient_sex || '|' || patient_zip || '|' || patient_phone || '|'
-        || med_sync_enrolled::int::text || '|' || coalesce(med_sync_day::text, '') || '|'
-        || prescriber_npi || '|' || prescriber_name || '|' || ndc || '|' || drug_name || '|'
-        || generic_name || '|' || brand_generic || '|' || quantity_dispensed::text || '|'
-        || days_supply::text || '|' || daw_code || '|' || bin || '|' || pcn || '|'
-        || group_id || '|' || cardholder_id || '|' || plan_name || '|'
-        || usual_and_customary_cents::text || '|' || ingredient_cost_paid_cents::text || '|'
-        || dispensing_fee_paid_cents::text || '|' || patient_pay_amount_cents::text || '|'
-        || total_amount_paid_cents::text || '|' || acquisition_cost_cents::text || '|'
-        || basis_of_reimbursement || '|' || authorization_number
-    )) STORED
+    row_hash text  -- md5 of every loaded value (claims.ingest.normalize.row_hashes)
 ) ON COMMIT DROP;
