@@ -102,12 +102,31 @@ class ClaimPayment(models.Model):
     """Loop 2100: what the payer did with one claim (CLP). Status 22 is a reversal of an
     earlier payment (negative amounts)."""
 
-    remittance = models.ForeignKey(Remittance, on_delete=models.CASCADE, related_name="claims")
+    # Claim payments, lines and adjustments are written by the loader together with their
+    # parents, in one transaction, with ids it reserved itself: the database does not
+    # re-check those references row by row at commit (that cost more than the load). Django
+    # still cascades deletes. The (remittance, position) unique index serves `remittance`.
+    remittance = models.ForeignKey(
+        Remittance,
+        on_delete=models.CASCADE,
+        related_name="claims",
+        db_constraint=False,
+        db_index=False,
+    )
     organization = models.ForeignKey(
-        "rxrevops.Organization", on_delete=models.PROTECT, related_name="+", db_index=False
+        "rxrevops.Organization",
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
     )
     location = models.ForeignKey(
-        "rxrevops.Location", null=True, on_delete=models.PROTECT, related_name="+", db_index=False
+        "rxrevops.Location",
+        null=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
     )
     position = models.IntegerField()  # order in the transaction, from 1
     segment = models.IntegerField()  # file segment number of the CLP
@@ -150,7 +169,9 @@ class ClaimPayment(models.Model):
 class ServicePayment(models.Model):
     """Loop 2110: one service line (SVC). A pharmacy line is `N4` + the 11-digit NDC."""
 
-    claim = models.ForeignKey(ClaimPayment, on_delete=models.CASCADE, related_name="services")
+    claim = models.ForeignKey(
+        ClaimPayment, on_delete=models.CASCADE, related_name="services", db_constraint=False
+    )
     position = models.IntegerField()
     segment = models.IntegerField()
     qualifier = models.CharField(max_length=3)  # SVC01-1: N4, HC, ...
@@ -171,13 +192,15 @@ class ServicePayment(models.Model):
 class Adjustment(models.Model):
     """One CAS group/reason/amount triplet, at claim level (no service) or on a line."""
 
-    claim = models.ForeignKey(ClaimPayment, on_delete=models.CASCADE, related_name="adjustments")
+    claim = models.ForeignKey(
+        ClaimPayment, on_delete=models.CASCADE, related_name="adjustments", db_constraint=False
+    )
     service = models.ForeignKey(
         ServicePayment,
         null=True,
         on_delete=models.CASCADE,
         related_name="adjustments",
-        db_index=False,  # always reached through the claim
+        db_constraint=False,
     )
     segment = models.IntegerField()
     group = models.CharField(max_length=2)  # CO, PR, OA, PI, CR

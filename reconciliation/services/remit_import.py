@@ -21,8 +21,8 @@ from typing import IO, Any
 
 from django.contrib.auth.models import User
 from django.db import connection, transaction
+from django.utils import timezone
 
-from reconciliation.models import Remittance
 from reconciliation.x12 import ERROR, WARNING, Issue, X12Error, read_835
 from reconciliation.x12 import Remittance as RemitRecord
 from rxrevops.models import ImportFile, Job, Location, Organization, Role, Scope
@@ -215,6 +215,45 @@ class _Loader:
     service lines are reserved from their sequences up front, so children can point at
     their parents without a round trip per row."""
 
+    REMITTANCE_COLUMNS = (
+        "id",
+        "organization_id",
+        "location_id",
+        "job_id",
+        "import_file_id",
+        "interchange_control",
+        "group_control",
+        "transaction_control",
+        "sender_id",
+        "receiver_id",
+        "first_segment",
+        "last_segment",
+        "payer_name",
+        "payer_id",
+        "payee_name",
+        "payee_npi",
+        "payee_ncpdp",
+        "payee_tin",
+        "handling_code",
+        "paid_cents",
+        "credit_debit",
+        "method",
+        "payment_date",
+        "trace_number",
+        "trace_originator",
+        "production_date",
+        "claim_count",
+        "service_count",
+        "claim_paid_cents",
+        "provider_adjustment_cents",
+        "balanced",
+        "error_count",
+        "warning_count",
+        "issues",
+        "fingerprint",
+        "superseded_by_id",
+        "loaded_at",
+    )
     CLAIM_COLUMNS = (
         "id",
         "remittance_id",
@@ -279,6 +318,10 @@ class _Loader:
         stores = Location.objects.filter(organization_id=job.organization_id)
         self.by_npi = {loc.npi: loc.pk for loc in stores if loc.npi}
         self.by_ncpdp = {loc.ncpdp_id: loc.pk for loc in stores}
+        self.now = timezone.now()
+        self.remits: list[tuple[Any, ...]] = []
+        self.seen: dict[tuple[str, str], tuple[int, str]] = {}  # this file's payments
+        self.unflushed: set[int] = set()  # remittance ids still in the buffer
         self.claims: list[tuple[Any, ...]] = []
         self.services: list[tuple[Any, ...]] = []
         self.adjustments: list[tuple[Any, ...]] = []
@@ -295,8 +338,13 @@ class _Loader:
     def add(self, remit: RemitRecord) -> None:
         self.counts["transactions"] += 1
         content = fingerprint(remit)
-        current = self._current_version(remit, content)
-        if current is not None and current.fingerprint == content:
+        key = (
+            (remit.trace_originator[:20], remit.trace_number[:80])
+            if remit.trace_number
+            else ("", content)  # no trace to go by: only an identical payment is recognized
+        )
+        current = self.seen.get(key) or self._current_version(remit, content)
+        if current is not None and current[1] == content:
             self.counts["duplicates"] += 1
             return
         location_id = self._store_for(remit)
@@ -322,64 +370,87 @@ class _Loader:
             )
         self.issues.extend(issues)
         errors = sum(1 for i in issues if i.severity == ERROR)
-        (new_id,) = _reserve_ids("reconciliation_remittance", 1)
+        services = sum(len(c.services) for c in remit.claims)
+        new_id, claim_ids, service_ids = _reserve_ids(len(remit.claims), services)
         if current is not None:  # the replaced version steps aside before the new one lands
-            Remittance.objects.filter(pk=current.pk).update(superseded_by_id=new_id)
+            if current[0] in self.unflushed:
+                self.flush()
+            with connection.cursor() as cur:
+                cur.execute(
+                    "UPDATE reconciliation_remittance SET superseded_by_id = %s WHERE id = %s",
+                    [new_id, current[0]],
+                )
             self.counts["corrected"] += 1
-        row = Remittance.objects.create(
-            pk=new_id,
-            organization_id=self.organization_id,
-            location_id=location_id,
-            job=self.job,
-            import_file=self.stored,
-            interchange_control=remit.interchange_control or "",
-            group_control=remit.group_control or "",
-            transaction_control=remit.transaction_control,
-            sender_id=(remit.sender_id or "")[:30],
-            receiver_id=(remit.receiver_id or "")[:30],
-            first_segment=remit.first_segment,
-            last_segment=remit.last_segment,
-            payer_name=remit.payer_name[:120],
-            payer_id=(remit.payer_id or "")[:80],
-            payee_name=remit.payee_name[:120],
-            payee_npi=(remit.payee_npi or "")[:10],
-            payee_ncpdp=(remit.payee_ncpdp or "")[:20],
-            payee_tin=(remit.payee_tin or "")[:20],
-            handling_code=remit.handling_code[:2],
-            paid_cents=remit.paid_cents,
-            credit_debit=remit.credit_debit[:1],
-            method=remit.method[:3],
-            payment_date=remit.payment_date,
-            trace_number=remit.trace_number[:80],
-            trace_originator=remit.trace_originator[:20],
-            production_date=remit.production_date,
-            claim_count=len(remit.claims),
-            service_count=sum(len(c.services) for c in remit.claims),
-            claim_paid_cents=sum(c.paid_cents or 0 for c in remit.claims),
-            provider_adjustment_cents=sum(p.amount_cents for p in remit.provider_adjustments),
-            balanced=remit.balanced and errors == 0,
-            error_count=errors,
-            warning_count=sum(1 for i in issues if i.severity == WARNING),
-            issues=[_issue_json(i) for i in issues],
-            fingerprint=content,
+        balanced = remit.balanced and errors == 0
+        self.remits.append(
+            (
+                new_id,
+                self.organization_id,
+                location_id,
+                self.job.pk,
+                self.stored.pk,
+                remit.interchange_control or "",
+                remit.group_control or "",
+                remit.transaction_control,
+                (remit.sender_id or "")[:30],
+                (remit.receiver_id or "")[:30],
+                remit.first_segment,
+                remit.last_segment,
+                remit.payer_name[:120],
+                (remit.payer_id or "")[:80],
+                remit.payee_name[:120],
+                (remit.payee_npi or "")[:10],
+                (remit.payee_ncpdp or "")[:20],
+                (remit.payee_tin or "")[:20],
+                remit.handling_code[:2],
+                remit.paid_cents,
+                remit.credit_debit[:1],
+                remit.method[:3],
+                remit.payment_date,
+                remit.trace_number[:80],
+                remit.trace_originator[:20],
+                remit.production_date,
+                len(remit.claims),
+                services,
+                sum(c.paid_cents or 0 for c in remit.claims),
+                sum(p.amount_cents for p in remit.provider_adjustments),
+                balanced,
+                errors,
+                sum(1 for i in issues if i.severity == WARNING),
+                json.dumps([_issue_json(i) for i in issues], default=str),
+                content,
+                None,
+                self.now,
+            )
         )
+        self.unflushed.add(new_id)
+        self.seen[key] = (new_id, content)
         self.counts["loaded"] += 1
         self.counts["claims"] += len(remit.claims)
-        if not row.balanced:
+        if not balanced:
             self.counts["flagged"] += 1
-        self._rows(remit, row.pk, location_id)
+        self._rows(remit, new_id, location_id, claim_ids, service_ids)
 
-    def _current_version(self, remit: RemitRecord, content: str) -> Remittance | None:
-        current = Remittance.objects.filter(
-            organization_id=self.organization_id, superseded_by__isnull=True
-        )
-        if remit.trace_number:
-            found = current.filter(
-                trace_originator=remit.trace_originator[:20], trace_number=remit.trace_number[:80]
-            ).first()
-        else:  # no trace to go by: only an identical payment is recognized
-            found = current.filter(trace_number="", fingerprint=content).first()
-        return found
+    def _current_version(self, remit: RemitRecord, content: str) -> tuple[int, str] | None:
+        """(id, fingerprint) of the current version of this payment, if one is loaded."""
+        with connection.cursor() as cur:
+            if remit.trace_number:
+                # the repeated trace_number <> '' lets the partial unique index serve it
+                cur.execute(
+                    "SELECT id, fingerprint FROM reconciliation_remittance "
+                    "WHERE organization_id = %s AND trace_originator = %s "
+                    "AND trace_number = %s AND trace_number <> '' AND superseded_by_id IS NULL",
+                    [self.organization_id, remit.trace_originator[:20], remit.trace_number[:80]],
+                )
+            else:
+                cur.execute(
+                    "SELECT id, fingerprint FROM reconciliation_remittance "
+                    "WHERE organization_id = %s AND trace_number = '' AND fingerprint = %s "
+                    "AND superseded_by_id IS NULL LIMIT 1",
+                    [self.organization_id, content],
+                )
+            row = cur.fetchone()
+        return (int(row[0]), str(row[1])) if row else None
 
     def _store_for(self, remit: RemitRecord) -> int | None:
         if remit.payee_npi and remit.payee_npi in self.by_npi:
@@ -388,11 +459,14 @@ class _Loader:
             return self.by_ncpdp[remit.payee_ncpdp]
         return None
 
-    def _rows(self, remit: RemitRecord, remittance_id: int, location_id: int | None) -> None:
-        claim_ids = _reserve_ids("reconciliation_claimpayment", len(remit.claims))
-        service_ids = _reserve_ids(
-            "reconciliation_servicepayment", sum(len(c.services) for c in remit.claims)
-        )
+    def _rows(
+        self,
+        remit: RemitRecord,
+        remittance_id: int,
+        location_id: int | None,
+        claim_ids: list[int],
+        service_ids: list[int],
+    ) -> None:
         next_service = iter(service_ids)
         for position, (claim, claim_id) in enumerate(
             zip(remit.claims, claim_ids, strict=True), start=1
@@ -465,6 +539,7 @@ class _Loader:
     def flush(self) -> None:
         with connection.cursor() as cur:
             for table, columns, rows in (
+                ("reconciliation_remittance", self.REMITTANCE_COLUMNS, self.remits),
                 ("reconciliation_claimpayment", self.CLAIM_COLUMNS, self.claims),
                 ("reconciliation_servicepayment", self.SERVICE_COLUMNS, self.services),
                 ("reconciliation_adjustment", self.ADJUSTMENT_COLUMNS, self.adjustments),
@@ -477,6 +552,7 @@ class _Loader:
                     for row in rows:
                         copy.write_row(row)
                 rows.clear()
+        self.unflushed.clear()
 
 
 def _adjustment(adj: Any, claim_id: int, service_id: int | None) -> tuple[Any, ...]:
@@ -491,19 +567,23 @@ def _adjustment(adj: Any, claim_id: int, service_id: int | None) -> tuple[Any, .
     )
 
 
-def _reserve_ids(table: str, count: int) -> list[int]:
-    if count == 0:
-        return []
+def _reserve_ids(claims: int, services: int) -> tuple[int, list[int], list[int]]:
+    """Ids for one payment, its claims and its service lines, in one round trip."""
     with connection.cursor() as cur:
         cur.execute(
-            "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
-            [table, count],
+            "SELECT nextval(pg_get_serial_sequence('reconciliation_remittance', 'id')), "
+            "ARRAY(SELECT nextval(pg_get_serial_sequence('reconciliation_claimpayment', 'id')) "
+            "FROM generate_series(1, %s)), "
+            "ARRAY(SELECT nextval(pg_get_serial_sequence('reconciliation_servicepayment', 'id')) "
+            "FROM generate_series(1, %s))",
+            [claims, services],
         )
-        return [int(r[0]) for r in cur.fetchall()]
+        remittance_id, claim_ids, service_ids = cur.fetchone()
+    return int(remittance_id), list(claim_ids), list(service_ids)
 
 
 def _json(value: dict[str, Any]) -> str:
-    return json.dumps(value, sort_keys=True)
+    return json.dumps(value, sort_keys=True) if value else "{}"
 
 
 def _issue_json(issue: Issue) -> dict[str, Any]:
