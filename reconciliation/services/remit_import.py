@@ -16,6 +16,7 @@ import dataclasses
 import hashlib
 import json
 from collections.abc import Iterable, Sequence
+from functools import cache
 from pathlib import Path
 from typing import IO, Any
 
@@ -321,6 +322,8 @@ class _Loader:
         self.now = timezone.now()
         self.remits: list[tuple[Any, ...]] = []
         self.seen: dict[tuple[str, str], tuple[int, str]] = {}  # this file's payments
+        # payments loaded before this file: originator -> trace -> (id, fingerprint)
+        self.loaded_traces: dict[str, dict[str, tuple[int, str]]] = {}
         self.unflushed: set[int] = set()  # remittance ids still in the buffer
         self.claims: list[tuple[Any, ...]] = []
         self.services: list[tuple[Any, ...]] = []
@@ -432,25 +435,31 @@ class _Loader:
         self._rows(remit, new_id, location_id, claim_ids, service_ids)
 
     def _current_version(self, remit: RemitRecord, content: str) -> tuple[int, str] | None:
-        """(id, fingerprint) of the current version of this payment, if one is loaded."""
-        with connection.cursor() as cur:
-            if remit.trace_number:
-                # the repeated trace_number <> '' lets the partial unique index serve it
-                cur.execute(
-                    "SELECT id, fingerprint FROM reconciliation_remittance "
-                    "WHERE organization_id = %s AND trace_originator = %s "
-                    "AND trace_number = %s AND trace_number <> '' AND superseded_by_id IS NULL",
-                    [self.organization_id, remit.trace_originator[:20], remit.trace_number[:80]],
-                )
-            else:
+        """(id, fingerprint) of the current version of this payment, if one is loaded. The
+        payer's current traces are read once per file, in one query per payer."""
+        if not remit.trace_number:
+            with connection.cursor() as cur:
                 cur.execute(
                     "SELECT id, fingerprint FROM reconciliation_remittance "
                     "WHERE organization_id = %s AND trace_number = '' AND fingerprint = %s "
                     "AND superseded_by_id IS NULL LIMIT 1",
                     [self.organization_id, content],
                 )
-            row = cur.fetchone()
-        return (int(row[0]), str(row[1])) if row else None
+                row = cur.fetchone()
+            return (int(row[0]), str(row[1])) if row else None
+        originator = remit.trace_originator[:20]
+        if originator not in self.loaded_traces:
+            with connection.cursor() as cur:
+                cur.execute(
+                    "SELECT trace_number, id, fingerprint FROM reconciliation_remittance "
+                    "WHERE organization_id = %s AND trace_originator = %s "
+                    "AND trace_number <> '' AND superseded_by_id IS NULL",
+                    [self.organization_id, originator],
+                )
+                self.loaded_traces[originator] = {
+                    str(t): (int(i), str(f)) for t, i, f in cur.fetchall()
+                }
+        return self.loaded_traces[originator].get(remit.trace_number[:80])
 
     def _store_for(self, remit: RemitRecord) -> int | None:
         if remit.payee_npi and remit.payee_npi in self.by_npi:
@@ -567,16 +576,24 @@ def _adjustment(adj: Any, claim_id: int, service_id: int | None) -> tuple[Any, .
     )
 
 
+@cache
+def _sequence(table: str) -> str:
+    with connection.cursor() as cur:
+        cur.execute("SELECT pg_get_serial_sequence(%s, 'id')", [table])
+        return str(cur.fetchone()[0])
+
+
 def _reserve_ids(claims: int, services: int) -> tuple[int, list[int], list[int]]:
     """Ids for one payment, its claims and its service lines, in one round trip."""
+    remittance, claim, service = (
+        _sequence(f"reconciliation_{t}") for t in ("remittance", "claimpayment", "servicepayment")
+    )
     with connection.cursor() as cur:
         cur.execute(
-            "SELECT nextval(pg_get_serial_sequence('reconciliation_remittance', 'id')), "
-            "ARRAY(SELECT nextval(pg_get_serial_sequence('reconciliation_claimpayment', 'id')) "
-            "FROM generate_series(1, %s)), "
-            "ARRAY(SELECT nextval(pg_get_serial_sequence('reconciliation_servicepayment', 'id')) "
-            "FROM generate_series(1, %s))",
-            [claims, services],
+            "SELECT nextval(%s::regclass), "
+            "ARRAY(SELECT nextval(%s::regclass) FROM generate_series(1, %s)), "
+            "ARRAY(SELECT nextval(%s::regclass) FROM generate_series(1, %s))",
+            [remittance, claim, claims, service, services],
         )
         remittance_id, claim_ids, service_ids = cur.fetchone()
     return int(remittance_id), list(claim_ids), list(service_ids)
