@@ -20,7 +20,7 @@ from demo.world.x12 import remittance_to_x12
 from reconciliation import codes
 
 ROOT = Path(__file__).resolve().parents[2]
-SAMPLES = ROOT.parent / "shared" / "samples" / "x12-835"
+SAMPLES = ROOT / "tests" / "fixtures" / "ingest" / "x12_835"  # copies of the shared samples
 
 # The de-identified Nebraska Medicaid file (OopFactory ExampleFromNth.txt) masks its remark
 # codes as X999; it is no real RARC, so it stays unknown on purpose.
