@@ -1,6 +1,9 @@
-"""Spell out remittance codes on pages: {{ adj.reason|carc }}, {{ plb.reason|plb_reason }}."""
+"""Spell out remittance codes on pages: {{ adj.reason|carc }}, {{ plb.reason|plb_reason }}.
+One filter per code table; an unknown code reads "unknown code X"."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from django import template
 
@@ -8,41 +11,24 @@ from reconciliation import codes
 
 register = template.Library()
 
-
-def _spelled(table: str, code: str) -> str:
-    return codes.describe(table, code) or f"unknown code {code}"
-
-
-@register.filter
-def carc(code: str) -> str:
-    return _spelled("carc", code)
-
-
-@register.filter
-def rarc(code: str) -> str:
-    return _spelled("rarc", code)
+# filter name -> code table (reconciliation/codes/<table>.json)
+FILTERS = {
+    "carc": "carc",
+    "rarc": "rarc",
+    "group_code": "group",
+    "plb_reason": "plb_reason",
+    "claim_status": "claim_status",
+    "payment_method": "payment_method",
+    "handling": "transaction_handling",
+}
 
 
-@register.filter
-def group_code(code: str) -> str:
-    return _spelled("group", code)
+def _spelled(table: str) -> Callable[[str], str]:
+    def spell(code: str) -> str:
+        return codes.describe(table, code) or f"unknown code {code}"
+
+    return spell
 
 
-@register.filter
-def plb_reason(code: str) -> str:
-    return _spelled("plb_reason", code)
-
-
-@register.filter
-def claim_status(code: str) -> str:
-    return _spelled("claim_status", code)
-
-
-@register.filter
-def payment_method(code: str) -> str:
-    return _spelled("payment_method", code)
-
-
-@register.filter
-def handling(code: str) -> str:
-    return _spelled("transaction_handling", code)
+for _name, _table in FILTERS.items():
+    register.filter(_name, _spelled(_table))
