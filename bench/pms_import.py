@@ -359,12 +359,10 @@ def _import_in_child(path: Path, location: Location) -> Run:
 def _normalized_csv(path: Path) -> tuple[list[bytes], int, float]:
     """The import's own reader and normalizer over the file, ending in the same CSV text the
     import COPYs. Returns the texts, the good rows, and the seconds it took (no database)."""
-    import pyarrow.csv as pacsv
-
     from claims.ingest.normalize import normalize
     from claims.ingest.profiles import detect_profile
     from claims.ingest.read import open_batches
-    from claims.services.pms_import import BATCH_ROWS
+    from claims.services.pms_import import BATCH_ROWS, stage_csv
 
     started = time.perf_counter()
     batches = open_batches(path, batch_rows=BATCH_ROWS)
@@ -373,9 +371,7 @@ def _normalized_csv(path: Path) -> tuple[list[bytes], int, float]:
     rows = 0
     for batch in batches.batches:
         result = normalize(batch, profile)
-        buf = io.BytesIO()
-        pacsv.write_csv(result.rows, buf, pacsv.WriteOptions(include_header=False))
-        texts.append(buf.getvalue())
+        texts.append(stage_csv(result.rows))
         rows += result.rows.num_rows
     return texts, rows, time.perf_counter() - started
 

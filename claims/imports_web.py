@@ -89,10 +89,10 @@ def _location_by_ncpdp(user: Principal, ncpdp: str) -> Location:
 def _organization_for_upload(user: Principal, slug: str | None) -> Organization:
     """The organization an org-level file (an 835) is for: the one named, among those the
     principal reaches organization-wide; 404 otherwise, like any other hidden row."""
-    orgs = organization_list_for_user(user)
     if slug:
         found: Organization = object_get_for_user(Organization.objects, user=user, slug=slug)
         return found
+    orgs = organization_list_for_user(user)
     if orgs.count() != 1:
         raise serializers.ValidationError(
             {"organization": ["Name the organization (its slug): you reach more than one."]}
@@ -185,7 +185,7 @@ def _errors_csv(job: Job) -> HttpResponse:
 
 
 class ImportCreateSerializer(serializers.Serializer[Any]):
-    kind = serializers.ChoiceField(choices=["pms", "x12_835"])
+    kind = serializers.ChoiceField(choices=())  # the registered import kinds
     location = serializers.CharField(
         required=False, help_text="NCPDP ID of the store (kind=pms; an 835 names its payees)"
     )
@@ -197,6 +197,10 @@ class ImportCreateSerializer(serializers.Serializer[Any]):
         choices=["", *sorted(all_profiles())], required=False, allow_blank=True
     )
     file = serializers.FileField()
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        cast(serializers.ChoiceField, self.fields["kind"]).choices = list(IMPORT_KINDS)
 
 
 class QuarantineSerializer(serializers.Serializer[Any]):

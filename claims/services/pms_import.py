@@ -150,7 +150,7 @@ def pms_import_run(job: Job, progress: Progress) -> dict[str, Any]:
     statistics = _Statistics()
     try:
         # the next batch is parsed and normalized in a thread while this one is in Postgres
-        for index, size, result in _prepared(batches.batches, profile, skip=done):
+        for index, size, result, text in _prepared(batches.batches, profile, skip=done):
             if result is None:  # committed by an earlier attempt
                 continue
             with transaction.atomic():
@@ -158,7 +158,9 @@ def pms_import_run(job: Job, progress: Progress) -> dict[str, Any]:
                 # is simply redone by the retry: no need to wait for the WAL flush
                 with connection.cursor() as cur:
                     cur.execute("SET LOCAL synchronous_commit = off")
-                inserted, updated = _load(result, location_id=job.location_id, job_id=job.pk)
+                inserted, updated = _load(
+                    result.rows.num_rows, text, location_id=job.location_id, job_id=job.pk
+                )
                 _quarantine(job, result.problems)
                 counts["read"] += size
                 counts["inserted"] += inserted
@@ -197,27 +199,34 @@ def _count_lines(path: Path) -> int:
 
 def _prepared(
     batches: Iterator[pa.Table], profile: Profile, *, skip: int
-) -> Iterator[tuple[int, int, Normalized | None]]:
-    """(index, rows read, normalized batch as COPY text) for each batch, one batch ahead in
-    a worker thread: pyarrow's kernels release the GIL, so parsing overlaps the database.
+) -> Iterator[tuple[int, int, Normalized | None, bytes]]:
+    """(index, rows read, normalized batch, its COPY text) for each batch, one batch ahead
+    in a worker thread: pyarrow's kernels release the GIL, so parsing overlaps the database.
     Batches below `skip` are read (to keep line numbers) but not normalized."""
 
-    def prepare(index: int, batch: pa.Table) -> tuple[int, int, Normalized | None]:
+    def prepare(index: int, batch: pa.Table) -> tuple[int, int, Normalized | None, bytes]:
         if index < skip:
-            return index, batch.num_rows, None
+            return index, batch.num_rows, None, b""
         result = normalize(batch, profile)
-        return index, batch.num_rows, result
+        return index, batch.num_rows, result, stage_csv(result.rows)
 
-    numbered = enumerate(batches)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="pms-parse") as pool:
-        ahead: Future[tuple[int, int, Normalized | None]] | None = None
-        for index, batch in numbered:
+        ahead: Future[tuple[int, int, Normalized | None, bytes]] | None = None
+        for index, batch in enumerate(batches):
             future = pool.submit(prepare, index, batch)
             if ahead is not None:
                 yield ahead.result()
             ahead = future
         if ahead is not None:
             yield ahead.result()
+
+
+def stage_csv(rows: pa.Table) -> bytes:
+    """Normalized rows as the CSV that COPY reads into pms_stage. Strings are written quoted,
+    so "" stays an empty string and a bare empty field is NULL."""
+    buf = io.BytesIO()
+    pacsv.write_csv(rows, buf, pacsv.WriteOptions(include_header=False))
+    return buf.getvalue()
 
 
 class _Statistics:
@@ -245,18 +254,14 @@ class _Statistics:
             self.at_last_analyze = self.inserted
 
 
-def _load(result: Normalized, *, location_id: int | None, job_id: int) -> tuple[int, int]:
-    if result.rows.num_rows == 0:
+def _load(rows: int, text: bytes, *, location_id: int | None, job_id: int) -> tuple[int, int]:
+    if rows == 0:
         return 0, 0
-    buf = io.BytesIO()
-    # strings are written quoted, so "" stays an empty string and a bare empty field is NULL
-    pacsv.write_csv(result.rows, buf, pacsv.WriteOptions(include_header=False))
     columns = ", ".join("line" if c == LINE else c for c in STAGE_COLUMNS)
     with connection.cursor() as cur:
         _run_sql(cur, "pms_stage.sql", {})
         with cur.copy(f"COPY pms_stage ({columns}) FROM STDIN WITH (FORMAT csv)") as copy:
-            copy.write(buf.getbuffer())
-        del buf
+            copy.write(text)
         # a temp table has no statistics until analyzed; without them the planner guesses
         # one row and picks nested loops over the whole batch
         cur.execute("ANALYZE pms_stage (rx_number, fill_number, date_of_service, patient_id)")
