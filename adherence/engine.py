@@ -17,13 +17,14 @@ Pure: no Django, no other project app.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from fractions import Fraction
 
 import numpy as np
 import pandas as pd
 
 from adherence.measures import Measure, MeasureYear, measure_year
+from adherence.outlook import ADHERENT, AT_RISK, LOST, WILL_FAIL, Outlook
 from adherence.pdc import (
     ATTRIBUTION_SHARE,
     COUNTED_STATUSES,
@@ -88,6 +89,153 @@ def measure_frame(
         },
         columns=list(RESULT_COLUMNS),
     )
+
+
+OUTLOOK_COLUMNS = (
+    "patient",
+    "measure",
+    "status",
+    "index_date",
+    "covered_to_date",
+    "days_to_date",
+    "days_in_year",
+    "days_needed",
+    "days_can_miss",
+    "next_fill_due",
+    "refill_by",
+    "location",
+)
+
+
+def outlook_frame(
+    fills: pd.DataFrame, *, patients: pd.DataFrame, as_of: date, urgent_days: int = 7
+) -> pd.DataFrame:
+    """What is still possible, as `adherence.outlook` defines it, for every patient and PDC
+    measure at once (OUTLOOK_COLUMNS; `refill_by` is NaT when lost or already secured).
+    Fills after `as_of` are ignored; supply already dispensed counts past it."""
+    _require_columns(fills, FILL_COLUMNS, "fills")
+    _require_columns(patients, PATIENT_COLUMNS, "patients")
+    year = as_of.year
+    spec = measure_year(year)
+    jan1 = date(year, 1, 1)
+    today = (as_of - jan1).days
+    year_end = (date(year, 12, 31) - jan1).days
+    f, patient_keys = _prepare_fills(fills, spec=spec, end_day=today)
+    ages = _ages(patients, patient_keys, year=year)
+    frames = []
+    for order, m in enumerate(spec.measures):
+        if m.kind != "pdc" or m.threshold is None:
+            continue
+        rows = _measure_rows(f, ages, measure=m, order=order, end_day=today)
+        rows = rows[~rows["status"].isin([EXCLUDED, OUT_OF_AGE])]
+        rows = rows.assign(days_in_year=year_end - rows["index_day"] + 1)
+        if m.min_period_days is not None:
+            rows = rows[rows["days_in_year"] >= m.min_period_days]
+        if rows.empty:
+            continue
+        target = f[f["cls"].isin(m.target) & f["pid"].isin(rows["pid"])]
+        spans = _shifted_spans(target)
+        merged = _merged_spans(spans[spans["stop"] > spans["start"]])
+        to_date = np.clip(np.minimum(merged["stop"], today + 1) - merged["start"], 0, None)
+        covered = to_date.groupby(merged["pid"]).sum()
+        inside = merged[(merged["start"] <= today) & (merged["stop"] > today)]
+        ended = merged[merged["stop"] <= today].groupby("pid")["stop"].max()
+        pid = rows["pid"]
+        due = (
+            pid.map(inside.set_index("pid")["stop"])
+            .fillna(pid.map(ended))
+            .fillna(rows["index_day"])
+            .astype("int64")
+        )
+        covered_to_date = pid.map(covered).fillna(0).astype("int64")
+        t = m.threshold
+        days_needed = -(-(t.numerator * rows["days_in_year"]) // t.denominator)
+        slack = covered_to_date + (year_end - today) - days_needed
+        last = np.maximum(due, today + 1) + slack
+        refill_by = last.where((slack >= 0) & (last <= year_end))
+        days_to_date = today - rows["index_day"] + 1
+        status = np.select(
+            [
+                slack < 0,
+                refill_by.isna(),
+                refill_by <= today + urgent_days,
+                covered_to_date * t.denominator < days_to_date * t.numerator,
+            ],
+            [LOST, ADHERENT, WILL_FAIL, AT_RISK],
+            default=ADHERENT,
+        )
+        frames.append(
+            pd.DataFrame(
+                {
+                    "pid": pid,
+                    "order": order,
+                    "measure": m.code,
+                    "status": status,
+                    "index_day": rows["index_day"],
+                    "covered_to_date": covered_to_date,
+                    "days_to_date": days_to_date,
+                    "days_in_year": rows["days_in_year"],
+                    "days_needed": days_needed,
+                    "days_can_miss": slack,
+                    "due": due,
+                    "refill_by": refill_by,
+                    "location": rows["location"],
+                }
+            )
+        )
+    if not frames:
+        return pd.DataFrame({c: pd.Series(dtype="object") for c in OUTLOOK_COLUMNS})
+    out = pd.concat(frames, ignore_index=True)
+    out["patient"] = patient_keys[out["pid"].to_numpy()]
+    out = out.sort_values(["patient", "order"], kind="stable", ignore_index=True)
+    start = np.datetime64(jan1, "D")
+    refill = out["refill_by"].to_numpy(dtype="float64")
+    refill_dates = np.where(
+        np.isnan(refill),
+        np.datetime64("NaT", "D"),
+        start + np.nan_to_num(refill).astype("int64").astype("timedelta64[D]"),
+    )
+    return pd.DataFrame(
+        {
+            "patient": out["patient"],
+            "measure": out["measure"],
+            "status": out["status"],
+            "index_date": start + out["index_day"].to_numpy().astype("timedelta64[D]"),
+            "covered_to_date": out["covered_to_date"].astype("int64"),
+            "days_to_date": out["days_to_date"].astype("int64"),
+            "days_in_year": out["days_in_year"].astype("int64"),
+            "days_needed": out["days_needed"].astype("int64"),
+            "days_can_miss": out["days_can_miss"].astype("int64"),
+            "next_fill_due": start + out["due"].to_numpy().astype("timedelta64[D]"),
+            "refill_by": refill_dates,
+            "location": out["location"],
+        },
+        columns=list(OUTLOOK_COLUMNS),
+    )
+
+
+def outlooks_from_frame(frame: pd.DataFrame, *, as_of: date) -> list[Outlook]:
+    """The frame's rows as reference-path dataclasses, e.g. to compare with `outlook`."""
+    out = []
+    for row in frame.itertuples(index=False):
+        refill_by = None if pd.isna(row.refill_by) else pd.Timestamp(row.refill_by).date()
+        out.append(
+            Outlook(
+                patient=str(row.patient),
+                measure=str(row.measure),
+                as_of=as_of,
+                status=str(row.status),
+                index_date=pd.Timestamp(row.index_date).date(),
+                pdc_to_date=Fraction(int(row.covered_to_date), int(row.days_to_date)),
+                days_in_year=int(row.days_in_year),
+                days_needed=int(row.days_needed),
+                days_can_miss=int(row.days_can_miss),
+                next_fill_due=pd.Timestamp(row.next_fill_due).date(),
+                refill_by=refill_by,
+                unrecoverable_from=None if refill_by is None else refill_by + timedelta(days=1),
+            )
+        )
+    return out
 
 
 def unknown_ndcs(fills: pd.DataFrame, *, year: int) -> set[str]:
@@ -216,20 +364,42 @@ def _measure_rows(
 
 def _covered_days(target: pd.DataFrame, *, end_day: int) -> pd.Series:
     """Covered days per pid in [index, end_day]: shift per ingredient, then union."""
-    t = target.sort_values(["pid", "ingr", "day"], kind="stable")
-    series = t.groupby(["pid", "ingr"], sort=False)
-    total = series["ds"].cumsum()  # S_i
-    before = total - t["ds"]  # S_{i-1}
-    reach = (t["day"] - before).groupby([t["pid"], t["ingr"]], sort=False).cummax()
-    start = (reach + before).to_numpy()  # shifted first day
-    stop = np.minimum((reach + total).to_numpy(), end_day + 1)  # exclusive, cut at period end
-    spans = pd.DataFrame({"pid": t["pid"].to_numpy(), "start": start, "stop": stop})
+    spans = _shifted_spans(target)
+    spans["stop"] = np.minimum(spans["stop"].to_numpy(), end_day + 1)  # cut at period end
     spans = spans.sort_values(["pid", "start"], kind="stable")
     furthest = spans.groupby("pid", sort=False)["stop"].cummax()
     prior = furthest.groupby(spans["pid"], sort=False).shift(1)
     begin = np.maximum(spans["start"].to_numpy(), prior.fillna(-1).astype("int64").to_numpy())
     days = np.clip(spans["stop"].to_numpy() - begin, 0, None)
     return pd.Series(days, index=spans.index).groupby(spans["pid"]).sum()
+
+
+def _shifted_spans(target: pd.DataFrame) -> pd.DataFrame:
+    """One span per fill, [start, stop) in days, shifted per (pid, ingredient), uncut."""
+    t = target.sort_values(["pid", "ingr", "day"], kind="stable")
+    series = t.groupby(["pid", "ingr"], sort=False)
+    total = series["ds"].cumsum()  # S_i
+    before = total - t["ds"]  # S_{i-1}
+    reach = (t["day"] - before).groupby([t["pid"], t["ingr"]], sort=False).cummax()
+    return pd.DataFrame(
+        {
+            "pid": t["pid"].to_numpy(),
+            "start": (reach + before).to_numpy(),  # shifted first day
+            "stop": (reach + total).to_numpy(),  # first day without this fill's supply
+        }
+    )
+
+
+def _merged_spans(spans: pd.DataFrame) -> pd.DataFrame:
+    """The union of each pid's spans as disjoint, non-touching [start, stop) intervals."""
+    s = spans.sort_values(["pid", "start"], kind="stable", ignore_index=True)
+    furthest = s.groupby("pid", sort=False)["stop"].cummax()
+    prior = furthest.groupby(s["pid"], sort=False).shift(1)
+    opens = prior.isna().to_numpy() | (s["start"].to_numpy() > prior.fillna(0).to_numpy())
+    s["run"] = np.cumsum(opens)
+    return s.groupby("run", sort=False).agg(
+        pid=("pid", "first"), start=("start", "min"), stop=("stop", "max")
+    )
 
 
 def _attributed_locations(target: pd.DataFrame) -> pd.Series:

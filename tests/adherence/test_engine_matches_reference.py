@@ -9,7 +9,7 @@ import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from adherence import engine, pdc
+from adherence import engine, outlook, pdc
 from adherence.pdc import Fill, MeasureResult
 
 YEAR = 2026
@@ -95,3 +95,25 @@ def test_order_and_reversed_fills_do_not_change_the_result(
     reversed_copies = [replace(f, status="reversed") for f in fills]
     after = engine_results(list(shuffled) + reversed_copies, births, None)
     assert after == before
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    fills=fills_strategy,
+    births=births_strategy,
+    as_of=st.dates(date(YEAR, 1, 1), date(YEAR, 12, 31)),
+    urgent=st.sampled_from((0, 7, 30)),
+)
+def test_set_based_outlook_equals_reference_on_random_histories(
+    fills: list[Fill], births: dict[str, date], as_of: date, urgent: int
+) -> None:
+    frame = engine.outlook_frame(
+        pd.DataFrame([asdict(f) for f in fills], columns=list(engine.FILL_COLUMNS)),
+        patients=pd.DataFrame({"patient": list(births), "birth_date": list(births.values())}),
+        as_of=as_of,
+        urgent_days=urgent,
+    )
+    reference = outlook.outlooks(
+        fills, year=YEAR, as_of=as_of, birth_dates=births, urgent_days=urgent
+    )
+    assert engine.outlooks_from_frame(frame, as_of=as_of) == reference

@@ -3,10 +3,13 @@ Jul 1-Dec 31 leaves 184 days. A full-year period from Jan 1 needs ceil(0.8 x 365
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import date
 from fractions import Fraction
 
-from adherence import outlook
+import pandas as pd
+
+from adherence import engine, outlook
 from adherence.outlook import Outlook
 from adherence.pdc import Fill
 
@@ -20,7 +23,15 @@ def fill(dos: date, days: int, ndc: str = LISINOPRIL) -> Fill:
 
 
 def rasa(fills: list[Fill], as_of: date = JUNE_30) -> Outlook | None:
-    rows = outlook.outlooks(fills, year=2026, as_of=as_of, birth_dates={"p1": date(1960, 6, 1)})
+    """The reference outlook, after checking that the set-based engine says exactly the same."""
+    births = {"p1": date(1960, 6, 1)}
+    rows = outlook.outlooks(fills, year=2026, as_of=as_of, birth_dates=births)
+    frame = engine.outlook_frame(
+        pd.DataFrame([asdict(f) for f in fills], columns=list(engine.FILL_COLUMNS)),
+        patients=pd.DataFrame({"patient": list(births), "birth_date": list(births.values())}),
+        as_of=as_of,
+    )
+    assert engine.outlooks_from_frame(frame, as_of=as_of) == rows
     return next((r for r in rows if r.measure == "PDC-RASA"), None)
 
 
@@ -44,6 +55,18 @@ def test_patient_who_must_refill_within_days_will_fail_without_action() -> None:
     assert row is not None
     assert (row.days_can_miss, row.next_fill_due) == (4, date(2026, 6, 23))
     assert (row.refill_by, row.status) == (date(2026, 7, 5), "will_fail_without_action")
+
+
+def test_will_fail_window_includes_its_last_day() -> None:
+    # As above with 24 then 25 days from Jun 1: 114 and 115 covered, 6 and 7 missable days.
+    # Refill by Jul 1 + 6 = Jul 7 = Jun 30 + 7: inside the week, will fail without action.
+    # Refill by Jul 8 is a day outside it: at risk (115/181 to date is under 80%).
+    on_edge = rasa([fill(date(2026, 1, 1), 90), fill(date(2026, 6, 1), 24)])
+    outside = rasa([fill(date(2026, 1, 1), 90), fill(date(2026, 6, 1), 25)])
+    assert on_edge is not None
+    assert outside is not None
+    assert (on_edge.refill_by, on_edge.status) == (date(2026, 7, 7), "will_fail_without_action")
+    assert (outside.refill_by, outside.status) == (date(2026, 7, 8), "at_risk")
 
 
 def test_patient_below_80_with_time_to_recover_is_at_risk() -> None:
