@@ -12,6 +12,7 @@ from pathlib import Path
 import django_stubs_ext
 import environ
 import plotly
+from celery.schedules import crontab
 
 django_stubs_ext.monkeypatch()
 
@@ -224,6 +225,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 60.0,
         "options": {"expires": 55},
     },
+    "worklists-nightly": {
+        "task": "adherence.tasks.worklists_nightly",
+        "schedule": crontab(hour=2, minute=30),
+        "options": {"expires": 3600},
+    },
     "beat-heartbeat": {
         "task": "rxrevops.tasks.beat_heartbeat",
         "schedule": 30.0,
@@ -232,6 +238,8 @@ CELERY_BEAT_SCHEDULE = {
 }
 WORKER_HEARTBEAT_SECONDS = 10
 JOB_STALL_SECONDS = env.int("JOB_STALL_SECONDS", default=300)
+# rebuild adherence results and worklists after each PMS import that changed rows
+WORKLISTS_AFTER_IMPORT = env.bool("WORKLISTS_AFTER_IMPORT", default=True)
 
 LOGGING = {
     "version": 1,

@@ -14,3 +14,6 @@ STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # noqa: F405  (WhiteNoise warns 
 # Live-server request threads and the test worker must not keep connections open past a
 # request, or the test database cannot be dropped at the end of the run.
 DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
+# Tests that import files do not want a worklist build racing them on the test worker; the
+# test of the rebuild-after-import turns it back on.
+WORKLISTS_AFTER_IMPORT = False

@@ -18,6 +18,7 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import connection, transaction
 from django.db.models import F, Q
+from django.dispatch import Signal
 from django.utils import timezone
 
 from rxrevops.models import Job, Location, Organization
@@ -29,6 +30,11 @@ MAX_STORED_ERRORS = 1000
 MAX_ATTEMPTS = 5
 # pg advisory-lock namespace for job claims (two-int form: namespace, job id)
 _LOCK_NAMESPACE = 7201
+
+
+# Sent after a job succeeds and its row is committed (kwargs: job). Apps above the platform
+# use it to chain work, e.g. adherence rebuilds worklists after a PMS import.
+job_succeeded = Signal()
 
 
 class JobFailed(Exception):
@@ -211,6 +217,7 @@ def job_succeed(*, job: Job, counts: Mapping[str, Any]) -> Job:
     if job.progress_total is not None:
         job.progress_done = job.progress_total
     job.save(update_fields=["counts", "status", "finished_at", "progress_done"])
+    transaction.on_commit(lambda: job_succeeded.send(sender=Job, job=job))
     return job
 
 
