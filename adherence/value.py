@@ -9,8 +9,9 @@ Worklists are sorted by this value so the call that matters most comes first:
 - **Value-based stake:** under a value-based plan the contract pays for the measure, so a
   patient whose year can still be saved carries a quality stake on top:
   `QUALITY_STAKE_CENTS` for a patient who will fail without action this week, half of it for
-  one at risk with time to spare, nothing for one already adherent or already lost (a day
-  missed cannot be bought back). Until contracts with their own stakes exist
+  one at risk with time to spare, a quarter for one adherent to date who still needs a refill
+  to stay so, nothing for one whose year is secured or already lost (a day missed cannot be
+  bought back). Until contracts with their own stakes exist
   (reconciliation), the stake is this one documented estimate.
 - **Med-sync call:** the margin of the fills due on the sync date.
 - **Care gap:** the estimate carried by the care-gap rules file (`valuesets/caregaps-*.json`).
@@ -31,7 +32,7 @@ QUALITY_STAKE_CENTS = 15_000
 STAKE_SHARE = {
     WILL_FAIL: Fraction(1),
     AT_RISK: Fraction(1, 2),
-    ADHERENT: Fraction(0),
+    ADHERENT: Fraction(1, 4),  # adherent to date, but the year is not secured without a refill
     LOST: Fraction(0),
 }
 
@@ -66,7 +67,9 @@ def refill_value(
     due: date,
     year_end: date,
     value_based: bool,
+    secured: bool = False,
 ) -> Value:
+    """`secured`: the supply on hand already carries the year over the threshold."""
     n = fills_left(
         due=max(due, date(year_end.year, 1, 1)), days_supply=days_supply, year_end=year_end
     )
@@ -79,7 +82,7 @@ def refill_value(
         parts[0] += " (this drug is dispensed below cost)"
     stake = 0
     if value_based:
-        share = STAKE_SHARE.get(outlook, Fraction(0))
+        share = Fraction(0) if secured else STAKE_SHARE.get(outlook, Fraction(0))
         stake = int(QUALITY_STAKE_CENTS * share)
         if stake:
             parts.append(
@@ -87,7 +90,8 @@ def refill_value(
                 f" x {_share(share)} ({outlook.replace('_', ' ')}) = {money(stake)}"
             )
         else:
-            parts.append(f"value-based plan: no quality stake left ({outlook.replace('_', ' ')})")
+            why = "secured for the year" if secured else outlook.replace("_", " ")
+            parts.append(f"value-based plan: no quality stake left ({why})")
     return Value(cents=ffs + stake, reason="; ".join(parts) + ".")
 
 

@@ -439,6 +439,7 @@ def _refill_items(
                 due=max(runs_out, as_of),
                 year_end=year_end,
                 value_based=fill["contract_type"] == "value_based",
+                secured=refill_by is None and r.status == ADHERENT,
             )
             pdc = 100 * r.covered_to_date / r.days_to_date
             drug = str(fill["drug_name"])
