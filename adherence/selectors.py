@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
-from adherence import medsync
+import pandas as pd
+
+from adherence import medsync, pdc
 from adherence.models import (
     GapReason,
     MeasureRate,
@@ -14,7 +16,9 @@ from adherence.models import (
     SyncEnrollment,
     WorklistItem,
 )
+from adherence.services.build import HISTORY_DAYS, sync_meds
 from adherence.services.worklists import QUEUE_OUTCOMES
+from claims.models import Fill, Prescription
 from rxrevops.access import Principal, object_get_for_user
 
 # the call list's rows: sync dates from today to a week ahead (the call is due 5 days before)
@@ -120,3 +124,76 @@ def patient_enrollment(patient_id: int) -> SyncEnrollment | None:
         .prefetch_related("prescriptions")
         .first()
     )
+
+
+# -- the patient card: fills for the timeline and the med-sync preview --------------------------
+
+
+def patient_fills(patient_id: int, *, since: date, until: date) -> list[pdc.Fill]:
+    """A patient's dispensed fills (paid or cash) in [since, until] as the PDC core reads
+    them; callers fetch the patient through `patient_get_for_user` first."""
+    rows = (
+        Fill.objects.filter(
+            patient_id=patient_id,
+            status__in=pdc.COUNTED_STATUSES,
+            date_of_service__range=(since, until),
+        )
+        .order_by("date_of_service", "pk")
+        .values_list("location_id", "drug__ndc", "date_of_service", "days_supply", "status")
+    )
+    return [
+        pdc.Fill(
+            patient=str(patient_id),
+            location=str(location),
+            ndc=ndc,
+            date_of_service=dos,
+            days_supply=days,
+            status=status,
+        )
+        for location, ndc, dos, days, status in rows
+    ]
+
+
+def patient_prescriptions(patient_id: int) -> Any:
+    return Prescription.objects.filter(patient_id=patient_id).select_related("drug")
+
+
+def patient_sync_meds(
+    patient_id: int, *, as_of: date
+) -> tuple[list[medsync.SyncMed], frozenset[str]]:
+    """Every prescription of the patient filled in the build's history window, as its last
+    fill describes it, and the keys of those the build syncs when none are chosen
+    (maintenance prescriptions filled recently): the same rules as the nightly build."""
+    rows = list(
+        Fill.objects.filter(
+            patient_id=patient_id,
+            status__in=pdc.COUNTED_STATUSES,
+            date_of_service__range=(as_of - timedelta(days=HISTORY_DAYS), as_of),
+        ).values_list(
+            "prescription_id",
+            "drug__ndc",
+            "drug__name",
+            "date_of_service",
+            "days_supply",
+            "quantity",
+            "total_paid_cents",
+            "patient_pay_cents",
+        )
+    )
+    if not rows:
+        return [], frozenset()
+    frame = pd.DataFrame(
+        {
+            "patient": patient_id,
+            "prescription_id": [r[0] for r in rows],
+            "ndc": [r[1] for r in rows],
+            "drug_name": [r[2] for r in rows],
+            "date_of_service": pd.to_datetime([r[3] for r in rows]),
+            "days_supply": [r[4] for r in rows],
+            "quantity": [str(r[5]) for r in rows],  # Decimal text: never through float
+            "revenue_cents": [r[6] + r[7] for r in rows],
+        }
+    )
+    every = sync_meds(frame, patient=patient_id, prescriptions={r[0] for r in rows}, as_of=as_of)
+    default = sync_meds(frame, patient=patient_id, prescriptions=(), as_of=as_of)
+    return every, frozenset(m.key for m in default)

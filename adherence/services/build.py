@@ -133,7 +133,13 @@ def worklists_build(
 ) -> dict[str, int]:
     """Rebuild the organization's results, rates and worklists as of `as_of` (see module)."""
     year = as_of.year
-    measure_year(year)  # a year without value sets fails here, before any work
+    try:
+        measure_year(year)  # a year without value sets fails here, before any work
+    except LookupError:
+        raise JobFailed(
+            f"No measure definitions for {year}: add adherence/valuesets/my{year}.json "
+            "(see the README there)."
+        ) from None
     locations = list(
         Location.objects.filter(organization=organization).values_list("pk", flat=True)
     )

@@ -1,4 +1,4 @@
-"""Fixture: a small chain with fills that put patients on every worklist, built as of Mon Nov 23, 2026.
+"""Fixture: a small chain with fills that put patients on every worklist, as of Nov 23, 2026.
 
 Store A (the technician's): three med-sync patients with sync dates in the coming week, a
 statin patient at risk, a lisinopril patient a week late, a diabetic with no statin (SUPD).
@@ -94,7 +94,7 @@ def synced_patient(location: Location, *, sync_date: date, name: str) -> Patient
     """On time for two maintenance meds; enrolled with `sync_date` as the next pickup."""
     p = PatientFactory.create(location=location, last_name=name, phone="555-0100")
     lis = dispense(p, LISINOPRIL, every(date(2026, 1, 2), 30, sync_date - timedelta(days=20)))
-    amlo = dispense(p, AMLODIPINE, every(date(2026, 1, 9), 30, sync_date - timedelta(days=12)))
+    dispense(p, AMLODIPINE, every(date(2026, 1, 9), 30, sync_date - timedelta(days=12)))
     SyncEnrollment.objects.create(
         location=location,
         patient=p,

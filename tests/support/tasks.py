@@ -69,3 +69,21 @@ def x12_crash_mid_file(job: Job, progress: Progress) -> dict[str, Any]:
 
         remit_import._Loader.flush = flush_then_die  # type: ignore[method-assign]
     return remit_import.remit_import_run(job, progress)
+
+
+@job_handler("test.worklists_crash_mid_build", queue="analytics")
+def worklists_crash_mid_build(job: Job, progress: Progress) -> dict[str, Any]:
+    """The real worklist build, killed like an OOM-killed worker on its first attempt after
+    the measure results are written and before the items are (nothing committed yet)."""
+    from adherence.services import build
+
+    if job.attempts == 1:
+        original = build._write_rates
+
+        def write_then_die(*args: Any, **kwargs: Any) -> int:
+            original(*args, **kwargs)
+            os.kill(os.getpid(), signal.SIGKILL)
+            return 0
+
+        build._write_rates = write_then_die  # type: ignore[assignment]
+    return build._run(job, progress)  # type: ignore[return-value]
