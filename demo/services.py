@@ -14,6 +14,7 @@ from typing import Any
 
 from django.db import transaction
 
+from adherence.services.build import worklists_build_now
 from claims.services.pms_import import pms_import_path
 from demo.world.build import build_world
 from demo.world.model import World
@@ -40,6 +41,7 @@ class DemoResult:
     files: Path
     file_count: int
     imported: int  # PMS export files imported by this run
+    worklists: dict[str, Any]  # the worklist build's counts
 
 
 def demo_seed(*, password: str, seed: int, scale: str, as_of: date, files_dir: Path) -> DemoResult:
@@ -68,13 +70,36 @@ def demo_seed(*, password: str, seed: int, scale: str, as_of: date, files_dir: P
         manifest=manifest, files_dir=files_dir, locations={loc.ncpdp_id: loc for loc in locations}
     )
     imported += _import_remittances(manifest=manifest, files_dir=files_dir, organization=org)
+    worklists = _build_worklists(organization=org, as_of=as_of, changed=imported > 0)
     return DemoResult(
         logins=logins,
         world=world,
         files=files_dir,
         file_count=len(manifest["files"]),
         imported=imported,
+        worklists=worklists,
     )
+
+
+def _build_worklists(*, organization: Organization, as_of: date, changed: bool) -> dict[str, Any]:
+    """PDC results and the technicians' worklists as of the demo date; a re-seed that
+    imported nothing reuses the build already done for that date."""
+    done = (
+        Job.objects.filter(
+            organization=organization,
+            kind="worklists",
+            status=Job.Status.SUCCEEDED,
+            params__as_of=as_of.isoformat(),
+        )
+        .order_by("-pk")
+        .first()
+    )
+    if done is not None and not changed:
+        return dict(done.counts)
+    build = worklists_build_now(organization=organization, as_of=as_of)
+    if build.status != Job.Status.SUCCEEDED:
+        raise RuntimeError(f"Demo worklist build failed: {build.message}")
+    return dict(build.counts)
 
 
 def _demo_users(*, org: Organization, locations: list[Location], password: str) -> list[DemoLogin]:

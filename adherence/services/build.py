@@ -42,7 +42,7 @@ from adherence.outlook import ADHERENT, AT_RISK, WILL_FAIL
 from adherence.services import history
 from adherence.value import refill_value, sync_value
 from rxrevops.models import Job, Location, Organization
-from rxrevops.services.jobs import JobFailed, Progress, job_create, job_handler
+from rxrevops.services.jobs import JobFailed, Progress, job_create, job_execute, job_handler
 
 logger = logging.getLogger(__name__)
 
@@ -113,6 +113,21 @@ def worklists_request(
         label=f"Worklists as of {day}",
         created_by=created_by,
     )
+
+
+def worklists_build_now(*, organization: Organization, as_of: date) -> Job:
+    """Run a build in this process as a job (the command, the demo seed): same handler, same
+    job row and counts as a queued build."""
+    job = job_create(
+        organization=organization,
+        kind=JOB_KIND,
+        params={"as_of": as_of.isoformat()},
+        label=f"Worklists as of {as_of}",
+        enqueue=False,
+    )
+    job_execute(job_id=job.pk)
+    job.refresh_from_db()
+    return job
 
 
 @job_handler(JOB_KIND, queue="analytics")

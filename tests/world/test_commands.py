@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from django.core.management import CommandError, call_command
 
+from adherence.models import MeasureResult, WorklistItem
 from claims.models import Fill, Patient
 from reconciliation.models import Remittance
 from rxrevops.access import location_ids_for_user
@@ -78,8 +79,11 @@ def test_seed_demo_twice_leaves_the_same_state(db: Any, settings: Any, tmp_path:
     manifest = json.loads((files / "manifest.json").read_text())
     assert manifest["as_of"] == "2026-04-30"
     remit_files = [e for e in manifest["files"] if e["kind"] == "remit_835"]
-    # one import job per store and month, one per 835 file; none added by the re-run
-    assert first[5] == 12 + len(remit_files)
+    # one import job per store and month, one per 835 file, one worklist build; none added
+    # by the re-run
+    assert first[5] == 12 + len(remit_files) + 1
+    assert WorklistItem.objects.filter(kind="refill").exists()
+    assert MeasureResult.objects.filter(measure="PDC-STA", status="measured").exists()
     assert first[6] == sum(e["transactions"] for e in remit_files) > 0  # every payment loaded
     assert "owner@demo.rxrevops" in out.getvalue()
 

@@ -12,9 +12,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
-from adherence.services.build import JOB_KIND
+from adherence.services.build import worklists_build_now
 from rxrevops.models import Job, Organization
-from rxrevops.services.jobs import job_create, job_execute
 
 
 class Command(BaseCommand):
@@ -33,15 +32,7 @@ class Command(BaseCommand):
         as_of: date = opts["as_of"] or timezone.localdate()
         failed = []
         for org in orgs:
-            job = job_create(
-                organization=org,
-                kind=JOB_KIND,
-                params={"as_of": as_of.isoformat()},
-                label=f"Worklists as of {as_of}",
-                enqueue=False,
-            )
-            job_execute(job_id=job.pk)
-            job.refresh_from_db()
+            job = worklists_build_now(organization=org, as_of=as_of)
             c = job.counts
             self.stdout.write(
                 f"{org.name} as of {as_of}: {job.get_status_display()} (job #{job.pk})"

@@ -52,6 +52,12 @@ class Command(BaseCommand):
             f"World files ({result.file_count}) in {result.files}; "
             f"PMS exports and 835 files imported this run: {result.imported}"
         )
+        c = result.worklists
+        self.stdout.write(
+            f"Worklists as of {as_of}: {c.get('med_sync_items', 0)} med-sync calls, "
+            f"{c.get('refill_items', 0)} refills at risk or late, "
+            f"{c.get('care_gap_items', 0)} care gaps"
+        )
         self.stdout.write(
             f"Sign in at http://127.0.0.1:8000/accounts/login/ with password: {password}"
         )
