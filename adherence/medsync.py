@@ -172,20 +172,20 @@ def _line(med: SyncMed, *, sync_date: date, cycle: int) -> SyncLine:
         note = f"Not synced (refills on its own schedule); runs out {r}."
     elif action == BRIDGE:
         note = (
-            f"Runs out {r}, {-gap} days before the {s} sync date: bridge {days} days "
+            f"Runs out {r}, {_days(-gap)} before the {s} sync date: bridge {_days(days)} "
             f"(qty {q}) on {r}, then the full {cycle}-day cycle on {s}."
         )
     elif action == SKIP:
         note = (
-            f"Runs out {r}, {on_hand} days after the {s} sync date, a {cycle}-day cycle "
+            f"Runs out {r}, {_days(on_hand)} after the {s} sync date, a {cycle}-day cycle "
             f"or more on hand: nothing to fill this cycle."
         )
     elif action == FULL:
         note = f"Runs out on the {s} sync date: fill the full {cycle} days (qty {q}) on {s}."
     else:
         note = (
-            f"Runs out {r}, {on_hand} days after the {s} sync date: short fill "
-            f"{cycle} - {on_hand} = {days} days (qty {q}) on {s}."
+            f"Runs out {r}, {_days(on_hand)} after the {s} sync date: short fill "
+            f"{cycle} - {on_hand} = {_days(days)} (qty {q}) on {s}."
         )
     if too_soon:
         elapsed = (fill_on - med.last_fill).days
@@ -217,6 +217,10 @@ def _check_cycle(cycle: int) -> None:
 
 def _day(d: date) -> str:
     return f"{d:%b} {d.day}"
+
+
+def _days(n: int) -> str:
+    return f"{n} day" if n == 1 else f"{n} days"
 
 
 def _qty(q: Decimal) -> str:
