@@ -562,17 +562,28 @@ def sync_meds(
 
 
 def _sync_items(locations: list[int], *, fills: pd.DataFrame, as_of: date) -> list[dict[str, Any]]:
-    items = []
     enrollments = SyncEnrollment.objects.filter(location__in=locations, active=True)
-    margins = fills.groupby("prescription_id")["margin_cents"].last()
+    due = []
     for e in enrollments.prefetch_related("prescriptions"):
         if e.cycle_days not in medsync.CYCLES:
             continue
         sync = medsync.sync_date_on_or_after(e.first_sync_date, e.cycle_days, as_of)
-        if not medsync.should_call(sync, today=as_of):
-            continue
+        if medsync.should_call(sync, today=as_of):
+            due.append((e, sync))
+    # each due patient's fills, split once (not one scan of the chain's fills per patient)
+    mine = fills[fills["patient"].isin([e.patient_id for e, _ in due])]
+    by_patient = {int(k): g for k, g in mine.groupby("patient")}
+    latest = mine.sort_values("date_of_service", kind="stable")
+    margins = latest.groupby("prescription_id")["margin_cents"].last()
+    items = []
+    for e, sync in due:
         chosen = [rx.pk for rx in e.prescriptions.all()]
-        meds = sync_meds(fills, patient=e.patient_id, prescriptions=chosen, as_of=as_of)
+        meds = sync_meds(
+            by_patient.get(e.patient_id, mine.iloc[:0]),
+            patient=e.patient_id,
+            prescriptions=chosen,
+            as_of=as_of,
+        )
         lines = medsync.alignment(meds, sync_date=sync, cycle=e.cycle_days)
         dispensed = [ln for ln in lines if ln.days > 0]
         value = sync_value([int(margins.get(int(ln.key), 0)) for ln in dispensed])
