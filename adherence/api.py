@@ -94,7 +94,7 @@ class PdcList(_AuditedList):
         q = _query(PdcQuery, self.request)
         qs = measure_results_for_user(
             self.request.user,
-            year=q.get("year") or timezone.localdate().year,
+            year=q["year"],
             measure=q.get("measure"),
         ).select_related("location", "attributed_location")
         if "location" in q:
@@ -119,9 +119,7 @@ class RateList(generics.ListAPIView[Any]):
         if _schema_only(self):
             return MeasureRate.objects.none()
         q = _query(YearQuery, self.request)
-        qs = measure_rates_for_user(
-            self.request.user, year=q.get("year") or timezone.localdate().year
-        )
+        qs = measure_rates_for_user(self.request.user, year=q["year"])
         return qs.filter(location__ncpdp_id=q["location"]) if "location" in q else qs
 
 

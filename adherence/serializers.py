@@ -8,6 +8,9 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from django.utils import timezone
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
+from drf_spectacular.plumbing import ResolvedComponent
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -26,6 +29,35 @@ def _ratio(numerator: int, denominator: int) -> str | None:
     if not denominator:
         return None
     return str(Decimal(numerator * 10_000 // denominator).scaleb(-4))
+
+
+class NamedChoiceField(serializers.ChoiceField):
+    """A choice field documented as one named enum component: the item's `kind` and `status`
+    appear in several response shapes, which drf-spectacular could otherwise only name with
+    a hash (and a warning)."""
+
+    def __init__(self, *, enum_name: str, **kwargs: Any) -> None:
+        self.enum_name = enum_name
+        super().__init__(**kwargs)
+
+
+class NamedChoiceFieldSchema(OpenApiSerializerFieldExtension):
+    target_class = "adherence.serializers.NamedChoiceField"
+
+    def map_serializer_field(self, auto_schema: Any, direction: Any) -> Any:
+        field: NamedChoiceField = self.target
+        component = ResolvedComponent(
+            name=field.enum_name,
+            type=ResolvedComponent.SCHEMA,
+            object=field.enum_name,
+            schema={
+                "type": "string",
+                "enum": list(field.choices),
+                "description": "\n".join(f"* `{k}` - {v}" for k, v in field.choices.items()),
+            },
+        )
+        auto_schema.registry.register_on_missing(component)
+        return component.ref
 
 
 # --- query parameters ---------------------------------------------------------------------
@@ -49,14 +81,20 @@ class YearQuery(LocationQuery):
             raise serializers.ValidationError(f"No measure definitions for {year} (have: {have}).")
         return year
 
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        # the default is not checked: a new year with no value sets yet simply has no rows
+        attrs.setdefault("year", timezone.localdate().year)
+        return attrs
+
 
 class PdcQuery(YearQuery):
     measure = serializers.CharField(required=False, help_text="PDC-DR, PDC-RASA, PDC-STA, SUPD")
     patient = serializers.IntegerField(required=False, min_value=1, help_text="patient id")
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        measure, year = attrs.get("measure"), attrs.get("year")
-        if measure and year:
+        attrs = super().validate(attrs)
+        measure, year = attrs.get("measure"), attrs["year"]
+        if measure and year in measures.available_years():
             codes = [m.code for m in measures.measure_year(year).measures]
             if measure not in codes:
                 raise serializers.ValidationError(
@@ -161,6 +199,12 @@ class WorklistPatientSerializer(serializers.ModelSerializer[Patient]):
 class WorklistItemSerializer(serializers.ModelSerializer[WorklistItem]):
     location = serializers.CharField(source="location.ncpdp_id", read_only=True)
     patient = WorklistPatientSerializer(read_only=True)
+    kind = NamedChoiceField(
+        enum_name="WorklistKindEnum", choices=WorklistItem.Kind.choices, read_only=True
+    )
+    status = NamedChoiceField(
+        enum_name="WorklistStatusEnum", choices=WorklistItem.Status.choices, read_only=True
+    )
     details = serializers.JSONField(
         read_only=True, help_text="what the build found (refill: measure, outlook, drug, ...)"
     )

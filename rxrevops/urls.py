@@ -14,6 +14,7 @@ api_v1: list[URLPattern | URLResolver] = [
     path("jobs/<int:pk>/", api.JobDetail.as_view(), name="job-detail"),
     path("", include("claims.api_urls")),
     path("", include("reconciliation.api_urls")),
+    path("", include("adherence.api_urls")),
 ]
 
 urlpatterns = [

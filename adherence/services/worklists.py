@@ -19,8 +19,8 @@ from django.utils import timezone
 from adherence import medsync
 from adherence.models import GapReason, Outreach, SyncEnrollment, WorklistItem
 from claims.models import Patient, Prescription
-from rxrevops.access import Principal, user_has_role
-from rxrevops.models import AuditEvent, Role
+from rxrevops.access import Principal, TokenPrincipal, user_has_role
+from rxrevops.models import AuditEvent, Role, Scope
 from rxrevops.services.audit import audit_record
 
 WORKLIST_ROLES = (Role.OWNER, Role.TECHNICIAN, Role.PHARMACIST)
@@ -49,6 +49,11 @@ def _person(user: Principal) -> User | None:
 
 
 def _require_worklist_role(user: Principal) -> None:
+    """A person needs a worklist role; an integration's token needs `worklists:write`."""
+    if isinstance(user, TokenPrincipal):
+        if Scope.WORKLISTS_WRITE not in user.token.scopes:
+            raise PermissionDenied("This API token lacks the worklists:write scope.")
+        return
     if not user_has_role(user, *WORKLIST_ROLES):
         raise PermissionDenied("Only owners, technicians and pharmacists work the lists.")
 
@@ -63,7 +68,9 @@ def outreach_record(
     request: Any = None,
 ) -> Outreach:
     """Log one call on `item` and move the item: an ending outcome closes it (done), "not
-    reached" leaves it open with one more attempt counted."""
+    reached" leaves it open with one more attempt counted. A call on an item already done
+    or no longer due is still logged (the history is what happened) and changes its status
+    only for an ending outcome."""
     _require_worklist_role(user)
     if outcome not in Outreach.Outcome.values:
         raise ValidationError({"outcome": f"Unknown outcome {outcome!r}."})

@@ -15,6 +15,7 @@ class Scope(models.TextChoices):
     REMITS_READ = "remits:read", "Read remittances and reconciliation results"
     REMITS_WRITE = "remits:write", "Upload 835 remittances and fee statements"
     WORKLISTS_READ = "worklists:read", "Read worklists and call lists"
+    WORKLISTS_WRITE = "worklists:write", "Log calls on worklist items"
     CLINICAL_WRITE = "clinical:write", "Push immunizations and clinical services"
     METRICS_READ = "metrics:read", "Read margin and adherence metrics"
     JOBS_READ = "jobs:read", "Read import and run status"

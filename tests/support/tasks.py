@@ -85,5 +85,5 @@ def worklists_crash_mid_build(job: Job, progress: Progress) -> dict[str, Any]:
             os.kill(os.getpid(), signal.SIGKILL)
             return 0
 
-        build._write_rates = write_then_die  # type: ignore[assignment]
-    return build._run(job, progress)  # type: ignore[return-value]
+        build._write_rates = write_then_die
+    return dict(build._run(job, progress))
