@@ -194,13 +194,13 @@ def timeline_figure(timelines: Sequence[MeasureTimeline], *, as_of: date) -> dic
             for s in row.spans:
                 text = (
                     f"{s.drug}: filled {_label(s.filled_on)}, {s.days} days, "
-                    f"supply {_label(s.first)} – {_label(s.last)}"
+                    f"supply {_label(s.first)} to {_label(s.last)}"
                 )
                 if s.shifted_days:
                     text += f" (starts {s.shifted_days} days later: the last fill still lasted)"
                 add("shifted" if s.shifted_days else "supply", label, s.first, s.days, text)
             for gap in t.gaps:
-                text = f"{t.measure}: no supply {_label(gap.first)} – {_label(gap.last)}"
+                text = f"{t.measure}: no supply {_label(gap.first)} to {_label(gap.last)}"
                 add("gap", label, gap.first, gap.days, f"{text} ({gap.days} days)")
     names = {
         "supply": ("Days' supply", _SUPPLY),
@@ -258,6 +258,7 @@ def timeline_figure(timelines: Sequence[MeasureTimeline], *, as_of: date) -> dic
                     "xref": "x",
                     "yref": "paper",
                     "yanchor": "bottom",
+                    "xanchor": "right",
                     "text": f"as of {_label(as_of)}",
                     "showarrow": False,
                     "font": {"color": _MUTED, "size": 11},
@@ -277,7 +278,9 @@ class RatePoint:
     adherent: int
 
 
-def rate_trend_figure(points: Iterable[RatePoint], *, threshold_percent: int = 80) -> dict[str, Any]:
+def rate_trend_figure(
+    points: Iterable[RatePoint], *, threshold_percent: int = 80
+) -> dict[str, Any]:
     """A plotly figure: one line per measure of the share of measured patients who are
     adherent, at each month end (year to date), with the PDC threshold dashed."""
     series: dict[str, list[RatePoint]] = {}
