@@ -163,7 +163,7 @@ class SyncPlanForm(forms.Form):
         anchor = self.meds.get(values.get("anchor") or "") or medsync.propose_anchor(chosen)
         sync_date = values.get("first_sync_date") or _proposed_date(chosen, anchor, self.today)
         cycle = int(values["cycle_days"])
-        lines = medsync.alignment(chosen, sync_date=sync_date, cycle=cycle)
+        lines = medsync.alignment(chosen, sync_date=sync_date, cycle=cycle, today=self.today)
         return SyncPlan(chosen, anchor, sync_date, cycle, tuple(lines))
 
 

@@ -108,8 +108,12 @@ def propose_sync_date(meds: Sequence[SyncMed], *, anchor: SyncMed, today: date) 
     return max(anchor.runs_out, today)
 
 
-def alignment(meds: Sequence[SyncMed], *, sync_date: date, cycle: int) -> list[SyncLine]:
-    """One line per med, in input order, aligning every syncable med to `sync_date`."""
+def alignment(
+    meds: Sequence[SyncMed], *, sync_date: date, cycle: int, today: date | None = None
+) -> list[SyncLine]:
+    """One line per med, in input order, aligning every syncable med to `sync_date`. With
+    `today`, a med that has already run out is bridged from today, not from a past day
+    (and gets the full cycle on the sync date when that is today)."""
     _check_cycle(cycle)
     for med in meds:
         if med.days_supply <= 0 or med.quantity <= 0:
@@ -117,7 +121,7 @@ def alignment(meds: Sequence[SyncMed], *, sync_date: date, cycle: int) -> list[S
                 f"{med.key} ({med.name}): days' supply {med.days_supply} and quantity "
                 f"{med.quantity} must both be positive"
             )
-    return [_line(med, sync_date=sync_date, cycle=cycle) for med in meds]
+    return [_line(med, sync_date=sync_date, cycle=cycle, today=today) for med in meds]
 
 
 def call_window(sync_date: date) -> tuple[date, date]:
@@ -148,17 +152,18 @@ def dispense_quantity(med: SyncMed, days: int) -> Decimal:
     return Decimal(thousandths).scaleb(-3)
 
 
-def _line(med: SyncMed, *, sync_date: date, cycle: int) -> SyncLine:
+def _line(med: SyncMed, *, sync_date: date, cycle: int, today: date | None) -> SyncLine:
     runs_out = med.runs_out
+    bridge_from = runs_out if today is None else max(runs_out, min(today, sync_date))
     gap = (runs_out - sync_date).days  # > 0: days on hand at sync; < 0: runs out before it
     on_hand = max(0, gap)
     if not med.syncable:
         action, fill_on, days = NOT_SYNCED, runs_out, 0
-    elif gap < 0:
-        action, fill_on, days = BRIDGE, runs_out, -gap
+    elif gap < 0 and bridge_from < sync_date:
+        action, fill_on, days = BRIDGE, bridge_from, (sync_date - bridge_from).days
     elif on_hand >= cycle:
         action, fill_on, days = SKIP, sync_date, 0
-    elif on_hand == 0:
+    elif on_hand == 0:  # runs out on the sync date, or already out and the sync is today
         action, fill_on, days = FULL, sync_date, cycle
     else:
         action, fill_on, days = SHORT, sync_date, cycle - on_hand
@@ -170,6 +175,12 @@ def _line(med: SyncMed, *, sync_date: date, cycle: int) -> SyncLine:
     s, r, q = _day(sync_date), _day(runs_out), _qty(quantity)
     if action == NOT_SYNCED:
         note = f"Not synced (refills on its own schedule); runs out {r}."
+    elif action == BRIDGE and fill_on > runs_out:
+        note = (
+            f"Ran out {r}, {_days((fill_on - runs_out).days)} before {_day(fill_on)}: bridge "
+            f"{_days(days)} (qty {q}) on {_day(fill_on)}, then the full {cycle}-day cycle "
+            f"on {s}."
+        )
     elif action == BRIDGE:
         note = (
             f"Runs out {r}, {_days(-gap)} before the {s} sync date: bridge {_days(days)} "

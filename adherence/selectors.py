@@ -6,6 +6,7 @@ from datetime import date, timedelta
 from typing import Any
 
 import pandas as pd
+from django.utils import timezone
 
 from adherence import medsync, pdc
 from adherence.models import (
@@ -51,7 +52,8 @@ def call_list_for_user(user: Principal, *, on: date, location_id: int | None = N
     qs = worklist_items_for_user(
         user, kind=WorklistItem.Kind.MED_SYNC, location_id=location_id, status=None
     ).filter(due_date__gte=sync_from - due_offset, due_date__lte=sync_to - due_offset)
-    worked_today = qs.filter(status=WorklistItem.Status.DONE, last_outreach_at__date__gte=on)
+    since = min(on, timezone.localdate())  # a look ahead still shows today's work
+    worked_today = qs.filter(status=WorklistItem.Status.DONE, last_outreach_at__date__gte=since)
     open_items = qs.filter(status=WorklistItem.Status.OPEN)
     return (open_items | worked_today).order_by("due_date", "-value_cents", "pk")
 

@@ -468,6 +468,11 @@ def _refill_items(
                 title = f"{drug}: refill by {_day(refill_by)} or {m.code} fails for the year"
             elif r.status == AT_RISK:
                 title = f"{drug}: {m.code} {pdc:.0f}% to date, supply ran out {_day(runs_out)}"
+            elif refill_by is not None:
+                title = (
+                    f"{drug}: out since {_day(runs_out)} ({(as_of - runs_out).days} days); "
+                    f"refill by {_day(refill_by)} to stay at 80%"
+                )
             else:
                 title = f"{drug}: refill {(as_of - runs_out).days} days late"
             items.append(
@@ -584,7 +589,7 @@ def _sync_items(locations: list[int], *, fills: pd.DataFrame, as_of: date) -> li
             prescriptions=chosen,
             as_of=as_of,
         )
-        lines = medsync.alignment(meds, sync_date=sync, cycle=e.cycle_days)
+        lines = medsync.alignment(meds, sync_date=sync, cycle=e.cycle_days, today=as_of)
         dispensed = [ln for ln in lines if ln.days > 0]
         value = sync_value([int(margins.get(int(ln.key), 0)) for ln in dispensed])
         items.append(

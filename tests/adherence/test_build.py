@@ -107,6 +107,10 @@ def test_refills_at_risk_and_late_are_listed_with_their_deadline_and_value(
     # a full year from Jan 5 needs ceil(0.8 x 361) = 289 days: 19 more, so the patient can
     # miss 270 + 38 - 289 = 19 days: refill by Nov 24 + 19 = Dec 13
     assert skipper.details["refill_by"] == "2026-12-13"
+    assert skipper.title == (
+        "Atorvastatin calcium 20 mg tablet: out since Oct 2 (52 days); "
+        "refill by Dec 13 to stay at 80%"
+    )
     assert skipper.details["days_can_miss"] == 19
     # under a value-based plan the quality stake ($150 x 1/4) is added to the $24 margin
     assert skipper.value_cents == 2400 + 3750

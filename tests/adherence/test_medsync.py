@@ -54,6 +54,25 @@ def test_med_running_out_before_the_sync_date_is_bridged_on_its_run_out_day() ->
     )
 
 
+def test_med_that_already_ran_out_is_bridged_from_today_not_from_the_past() -> None:
+    # Oct 10 + 30 = Nov 9. Today is Dec 2: bridge Dec 2 - Dec 6, 5 days, then the cycle.
+    [row] = medsync.alignment(
+        [med(date(2026, 10, 10))], sync_date=DEC_7, cycle=30, today=date(2026, 12, 2)
+    )
+    assert (row.action, row.fill_on, row.days) == ("bridge", date(2026, 12, 2), 5)
+    assert row.note.startswith("Ran out Nov 9, 23 days before Dec 2: bridge 5 days (qty 5)")
+    # on the sync date itself there is nothing to bridge: the full cycle is dispensed
+    [same_day] = medsync.alignment(
+        [med(date(2026, 10, 10))], sync_date=DEC_7, cycle=30, today=DEC_7
+    )
+    assert (same_day.action, same_day.fill_on, same_day.days) == ("full", DEC_7, 30)
+    # a med that runs out between today and the sync date is still bridged on its own day
+    [ahead] = medsync.alignment(
+        [med(date(2026, 11, 3))], sync_date=DEC_7, cycle=30, today=date(2026, 12, 1)
+    )
+    assert (ahead.action, ahead.fill_on, ahead.days) == ("bridge", date(2026, 12, 3), 4)
+
+
 def test_med_with_days_left_is_short_filled_to_end_with_the_cycle() -> None:
     # Nov 19 + 30 = Dec 19: 12 days on hand on Dec 7, so 30 - 12 = 18 days x 2 tablets = 36.
     # Dec 7 is 18 of 30 days (60%) into the last fill: under 75%, too soon.

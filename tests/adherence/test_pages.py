@@ -257,7 +257,7 @@ def test_the_patient_card_shows_pdc_the_timeline_and_the_items(
     page = text(response)
     assert "270 of 323 days covered" in page
     assert "53 days without supply in 1 gap" in page
-    assert "Atorvastatin calcium 20 mg tablet: refill 52 days late" in page
+    assert "Atorvastatin calcium 20 mg tablet: out since Oct 2 (52 days); refill by Dec 13" in page
     assert "/static/vendor/plotly/plotly.min.js" in html  # the app's own copy, no CDN
 
 
@@ -341,7 +341,8 @@ def test_the_enrol_form_proposes_the_maintenance_meds_and_previews_the_alignment
         {"prescriptions": rx.pk, "cycle_days": 28, "first_sync_date": "2026-12-01"},
     )
     table = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", section(preview, "sync-preview")))
-    assert "Runs out Nov 9, 22 days before the Dec 1 sync date: bridge 22 days" in table
+    # it ran out Nov 9: bridged from today (Nov 23) to the Dec 1 sync date, 8 days
+    assert "Ran out Nov 9, 14 days before Nov 23: bridge 8 days (qty 8) on Nov 23" in table
 
 
 def test_enrolling_a_patient_creates_the_plan_and_stopping_ends_it(

@@ -118,7 +118,7 @@ def worklist_chain(chain: SimpleNamespace) -> SimpleNamespace:
     # statin every 30 days from Jan 5, then nothing since Sep 2: at risk under a VB plan
     at_risk = PatientFactory.create(location=a, last_name="Statinskip")
     dispense(at_risk, ATORVASTATIN, every(date(2026, 1, 5), 30, date(2026, 9, 2)), plan=vb_plan)
-    # lisinopril on time until the Oct 13 fill, 11 days past its Nov 12 run-out: late
+    # lisinopril every 30 days from Jan 13; the last fill, Oct 10, ran out Nov 9: 14 days late
     late = PatientFactory.create(location=a, last_name="Latefill")
     dispense(late, LISINOPRIL, every(date(2026, 1, 13), 30, date(2026, 10, 13)))
     # metformin, no statin, aged 60: SUPD gap
