@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import Page, sync_playwright
 
 BASE = os.environ.get("RXREVOPS_URL", "http://127.0.0.1:8000")
 PASSWORD = os.environ.get("DEMO_PASSWORD", "prairie-demo-2026")
@@ -56,7 +56,27 @@ def main() -> None:
         page.goto(f"{BASE}/api/docs/")
         page.wait_for_selector(".swagger-ui .info")
         page.screenshot(path=str(OUT / "api-docs.png"))
+        technician = browser.new_page(viewport={"width": 1280, "height": 900})
+        _technician_pages(technician)
         browser.close()
+
+
+def _technician_pages(page: Page) -> None:
+    page.goto(f"{BASE}/accounts/login/")
+    page.fill("#id_username", "technician@demo.rxrevops")
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_load_state()
+    page.goto(f"{BASE}/adherence/")
+    page.screenshot(path=str(OUT / "call-list.png"))
+    page.goto(f"{BASE}/adherence/worklist/refill/")
+    page.locator("table a[href*='/adherence/patients/']").first.click()
+    page.wait_for_selector(".main-svg")
+    page.screenshot(path=str(OUT / "adherence-card.png"), full_page=True)
+    page.goto(f"{BASE}/adherence/")
+    page.locator("a[href*='/adherence/locations/']").first.click()
+    page.wait_for_selector(".main-svg")
+    page.screenshot(path=str(OUT / "adherence-panel.png"), full_page=True)
 
 
 if __name__ == "__main__":

@@ -505,18 +505,21 @@ def _refill_items(
 
 def _enroll_from_pms(locations: list[int], *, as_of: date) -> int:
     """Patients the PMS flags as synced get an enrolment: first sync on their PMS sync day
-    (on or after `as_of`), every 30 days after. Staff can change it; the build never does."""
+    (the first one at least 5 days after `as_of`, so the call can be made), every 30 days
+    after. Staff can change it; the build never does."""
     from claims.models import Patient
 
     flagged = Patient.objects.filter(
         location__in=locations, med_sync_enrolled=True, sync_enrollment__isnull=True
     )
     created = 0
+    # the first sync day leaves time for the call, which is due 5 days before it
+    first = as_of + timedelta(days=medsync.CALL_LATEST_DAYS)
     for p in flagged.only("pk", "location_id", "med_sync_day"):
         SyncEnrollment.objects.create(
             location_id=p.location_id,
             patient=p,
-            first_sync_date=_next_day_of_month(as_of, p.med_sync_day or as_of.day),
+            first_sync_date=_next_day_of_month(first, p.med_sync_day or first.day),
             cycle_days=30,
             source=SyncEnrollment.Source.PMS,
         )
@@ -591,6 +594,8 @@ def _sync_items(locations: list[int], *, fills: pd.DataFrame, as_of: date) -> li
         )
         lines = medsync.alignment(meds, sync_date=sync, cycle=e.cycle_days, today=as_of)
         dispensed = [ln for ln in lines if ln.days > 0]
+        if not dispensed:
+            continue  # nothing to pick up this cycle: no appointment, no call
         value = sync_value([int(margins.get(int(ln.key), 0)) for ln in dispensed])
         items.append(
             _item(

@@ -24,7 +24,7 @@ from rxrevops.models import Job, Location
 from rxrevops.services.jobs import job_create, job_enqueue
 from tests.conftest import WorkerProcess, wait_until
 from tests.factories import LocationFactory, OrganizationFactory
-from tests.support.adherence_world import AS_OF, LISINOPRIL, dispense
+from tests.support.adherence_world import AS_OF, ATORVASTATIN, LISINOPRIL, dispense
 from tests.support.pms_fixtures import pms_file
 
 
@@ -199,7 +199,8 @@ def test_pms_flagged_patients_are_enrolled_on_their_sync_day(chain: SimpleNamesp
     flagged.update(med_sync_enrolled=True, med_sync_day=27)
     counts = worklists_build(organization=chain.org, as_of=AS_OF)
     enrollment = SyncEnrollment.objects.get(patient=chain.patient_a)
-    assert (enrollment.first_sync_date, enrollment.cycle_days) == (date(2026, 11, 27), 30)
+    # Nov 27 is only 4 days away, too late for the call (due 5 days before): Dec 27
+    assert (enrollment.first_sync_date, enrollment.cycle_days) == (date(2026, 12, 27), 30)
     assert enrollment.source == SyncEnrollment.Source.PMS
     assert counts["enrolled_from_pms"] == 1
     assert worklists_build(organization=chain.org, as_of=AS_OF)["enrolled_from_pms"] == 0
@@ -305,3 +306,22 @@ def test_pdc_after_importing_the_world_equals_its_truth(db: Any, eight_months: P
         ), key
         assert ("" if r.adherent is None else "Y" if r.adherent else "N") == t["adherent"], key
     assert compared > 300
+
+
+def test_a_synced_patient_with_nothing_due_this_cycle_gets_no_call(chain: SimpleNamespace) -> None:
+    # a 90-day lisinopril fill on Nov 20 lasts to Feb 18: 82 days on hand at the Nov 28 sync,
+    # more than the 30-day cycle, so it is skipped and there is nothing to pick up
+    rx = dispense(chain.patient_a, LISINOPRIL, [date(2026, 11, 20)], days=90)
+    SyncEnrollment.objects.create(
+        location=chain.loc_a, patient=chain.patient_a, anchor=rx, first_sync_date=date(2026, 11, 28)
+    )
+    worklists_build(organization=chain.org, as_of=AS_OF)
+    assert not items(kind=WorklistItem.Kind.MED_SYNC)
+    # once a synced med is due (atorvastatin filled Oct 25 runs out Nov 24, before the
+    # sync date: bridged), the call is on the list
+    rx2 = dispense(chain.patient_a, ATORVASTATIN, [date(2026, 10, 25)])
+    SyncEnrollment.objects.get(patient=chain.patient_a).prescriptions.set([rx, rx2])
+    worklists_build(organization=chain.org, as_of=AS_OF)
+    (call,) = items(kind=WorklistItem.Kind.MED_SYNC)
+    lines = {line["name"].split()[0]: line["action"] for line in call.details["lines"]}
+    assert lines == {"Lisinopril": "skip", "Atorvastatin": "bridge"}
