@@ -15,8 +15,9 @@ A synced patient picks up all maintenance meds on one sync date, then every `cyc
   - nothing on hand at S: `full` cycle on S;
   - a whole cycle or more on hand: `skip`, nothing this cycle;
   - otherwise `short` fill C minus the days on hand on S, so it runs out on S + C.
-- **Quantity** = days x (quantity / days' supply) of the last fill: a whole daily quantity
-  gives whole units (rounded up, to be safe); otherwise it is rounded half-up to 3 decimals.
+- **Quantity** = days x (quantity / days' supply) of the last fill: a last fill of whole
+  units gives whole units (rounded up, never short); a fractional one is rounded half-up to
+  3 decimals.
 - **Refill too soon.** Plans commonly reject a refill (NCPDP reject 79) before about 75%
   of the previous fill's days' supply has elapsed. A short or full fill dispensed before
   that share is used is flagged, so the pharmacy can plan an override or a later date.
@@ -143,10 +144,12 @@ def call_is_late(sync_date: date, *, today: date) -> bool:
 
 
 def dispense_quantity(med: SyncMed, days: int) -> Decimal:
-    """`days` x the last fill's daily quantity: whole units rounded up when the daily
-    quantity is whole, otherwise rounded half-up to 3 decimals (e.g. mL)."""
+    """`days` x the last fill's daily quantity. A last fill of whole units (tablets,
+    capsules, pens, whole mL) gives whole units, rounded up so the patient is never short
+    (40 tablets over 30 days for 17 days: 22.67, dispense 23); a fractional last quantity
+    (e.g. 2.5 g of cream) is rounded half-up to 3 decimals."""
     exact = Fraction(med.quantity) * days / med.days_supply
-    if (Fraction(med.quantity) / med.days_supply).denominator == 1:
+    if med.quantity == med.quantity.to_integral_value():
         return Decimal(math.ceil(exact))
     thousandths = math.floor(exact * 1000 + Fraction(1, 2))
     return Decimal(thousandths).scaleb(-3)

@@ -127,16 +127,17 @@ def test_needs_new_rx_only_when_no_refills_are_known_to_be_left() -> None:
     assert not line(med(date(2026, 11, 7), refills_left=1)).needs_new_rx
 
 
-def test_quantity_is_whole_for_a_whole_daily_dose_and_three_decimals_otherwise() -> None:
-    # 75 mL / 30 days = 2.5 mL a day; 7 days = 17.5 mL
-    assert medsync.dispense_quantity(med(DEC_7, 30, "75"), 7) == Decimal("17.500")
-    assert str(medsync.dispense_quantity(med(DEC_7, 30, "75"), 7)) == "17.500"
-    # 100 mL / 30 days; 8 days = 26.666... -> 26.667
-    assert medsync.dispense_quantity(med(DEC_7, 30, "100"), 8) == Decimal("26.667")
+def test_quantity_rounds_up_to_whole_units_and_keeps_fractions_to_three_decimals() -> None:
+    # 40 tablets / 30 days for 17 days = 22.67: dispense 23, never short
+    assert str(medsync.dispense_quantity(med(DEC_7, 30, "40"), 17)) == "23"
+    # 75 mL / 30 days = 2.5 mL a day; 7 days = 17.5 mL: whole units, so 18
+    assert str(medsync.dispense_quantity(med(DEC_7, 30, "75"), 7)) == "18"
+    # 90 tablets / 30 days = 3 a day: 18 days = exactly 54
+    assert str(medsync.dispense_quantity(med(DEC_7, 30, "90"), 18)) == "54"
+    # a fractional last quantity: 45.5 g / 30 days for 8 days = 12.1333 -> 12.133
+    assert medsync.dispense_quantity(med(DEC_7, 30, "45.5"), 8) == Decimal("12.133")
     # half-up, not half-even: 0.001 / 2 days = 0.0005 for 1 day -> 0.001
     assert medsync.dispense_quantity(med(DEC_7, 2, "0.001"), 1) == Decimal("0.001")
-    # 90 tablets / 30 days = 3 a day: 18 days = 54, a whole number of tablets
-    assert str(medsync.dispense_quantity(med(DEC_7, 30, "90"), 18)) == "54"
 
 
 def test_sync_dates_repeat_every_cycle_from_the_first() -> None:
