@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import argparse
 
-from bench import pms_import, world, x12_parse
+from bench import adherence, pms_import, world, x12_parse
 
 
 def main() -> None:
@@ -17,7 +17,7 @@ def main() -> None:
     )
     parser.add_argument(
         "--only",
-        choices=["world", "pms", "x12"],
+        choices=["world", "pms", "x12", "adherence"],
         help="run one benchmark instead of all of them",
     )
     args = parser.parse_args()
@@ -33,6 +33,10 @@ def main() -> None:
         if args.only is None:
             print()
         x12_parse.run()
+    if args.only in (None, "adherence"):
+        if args.only is None:
+            print()
+        adherence.run()
 
 
 if __name__ == "__main__":

@@ -192,6 +192,9 @@ def worklists_build(
         rates_written = _write_rates(organization, rates, year=year)
         step.done()
         upserted, resolved = _write_items(organization, items, job=job)
+        if job is not None:
+            job.message = _unknown_ndc_message(unknown, fills=in_year, year=year)
+            Job.objects.filter(pk=job.pk).update(message=job.message)
         step.done()
     kinds: dict[str, int] = {}
     for item in items:
@@ -209,6 +212,22 @@ def worklists_build(
         "unknown_ndcs": len(unknown),
         "unknown_cvx": len(unknown_cvx),
     }
+
+
+def _unknown_ndc_message(unknown: set[str], *, fills: pd.DataFrame, year: int) -> str:
+    """Report, never guess: the NDCs dispensed this year that no value set of `year` knows."""
+    if not unknown:
+        return ""
+    names = fills.drop_duplicates("ndc").set_index("ndc")["drug_name"]
+    listed = [f"{ndc} ({names.get(ndc, '?')})" for ndc in sorted(unknown)[:20]]
+    more = f" and {len(unknown) - 20} more" if len(unknown) > 20 else ""
+    one = len(unknown) == 1
+    return (
+        f"{len(unknown)} NDC{'' if one else 's'} dispensed in {year} {'is' if one else 'are'} "
+        f"in no {year} value set, so {'it counts' if one else 'they count'} toward no "
+        f"measure: {', '.join(listed)}{more}. Review them in "
+        f"adherence/valuesets/my{year}.json (a value set, or `not_targeted`)."
+    )
 
 
 class _Steps:

@@ -224,6 +224,9 @@ def test_a_worker_killed_mid_build_finishes_it_on_retry_with_the_same_end_state(
     done = wait_until(lambda: (j := Job.objects.get(pk=job.pk)).is_finished and j, timeout=90)
     assert done.status == Job.Status.SUCCEEDED, done.message
     assert done.attempts == 2
+    # amlodipine is in no value set: reported on the job, not counted
+    assert done.message.startswith("1 NDC dispensed in 2026 is in no 2026 value set")
+    assert "68180072003 (Amlodipine besylate 5 mg tablet)" in done.message
     results, worklist = snapshot()
     assert results == expected[0]
     # same items; ids are new because the test deleted them, so compare by content

@@ -10,6 +10,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from django.utils import timezone
 
 from claims.models import Fill, Patient
 from claims.services.pms_import import pms_import_path
@@ -91,6 +92,56 @@ def test_same_file_twice_changes_nothing_and_says_so(
     assert second.counts["unchanged"] == first.counts["read"]
     assert f"Same file as job #{first.pk}: nothing changed" in second.message
     assert list(Fill.objects.order_by("pk").values_list("pk", "updated_at")) == before
+
+
+def test_the_same_file_as_the_stores_last_import_is_not_read_again(
+    stores: SimpleNamespace, world_files: Path, world_manifest: dict[str, Any]
+) -> None:
+    loc = stores.locations[0]
+    path = pms_file(
+        world_manifest, world_files, layout="canonical", location=loc.ncpdp_id, period=JAN
+    )
+    first = pms_import_path(location=loc, path=path)
+    second = pms_import_path(location=loc, path=path)
+    n = first.counts["read"]
+    assert counts(second) == (n, 0, 0, n, 0)
+    assert second.counts["same_file"] == 1
+    assert "the file was not read again" in second.message
+
+
+def test_the_same_file_after_another_import_is_checked_row_by_row(
+    stores: SimpleNamespace, world_files: Path, world_manifest: dict[str, Any]
+) -> None:
+    loc = stores.locations[0]
+
+    def month(period: str) -> Path:
+        return pms_file(
+            world_manifest, world_files, layout="canonical", location=loc.ncpdp_id, period=period
+        )
+
+    january = pms_import_path(location=loc, path=month(JAN))
+    pms_import_path(location=loc, path=month("2026-02"))
+    again = pms_import_path(location=loc, path=month(JAN))
+    n = january.counts["read"]
+    assert counts(again) == (n, 0, 0, n, 0)
+    assert "same_file" not in again.counts
+    assert f"Same file as job #{january.pk}: nothing changed ({n} rows" in again.message
+
+
+def test_the_same_file_after_another_writer_touched_the_claims_is_checked_row_by_row(
+    stores: SimpleNamespace, world_files: Path, world_manifest: dict[str, Any]
+) -> None:
+    loc = stores.locations[0]
+    path = pms_file(
+        world_manifest, world_files, layout="canonical", location=loc.ncpdp_id, period=JAN
+    )
+    first = pms_import_path(location=loc, path=path)
+    Fill.objects.filter(pk=Fill.objects.filter(location=loc).values("pk")[:1]).update(
+        updated_at=timezone.now()
+    )
+    again = pms_import_path(location=loc, path=path)
+    assert "same_file" not in again.counts
+    assert again.counts["unchanged"] == first.counts["read"]
 
 
 def test_overlapping_export_updates_changed_rows_and_adds_new_ones(
