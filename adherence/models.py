@@ -189,6 +189,11 @@ class WorklistItem(models.Model):
         ]
         indexes = [
             models.Index(fields=["location", "kind", "status", "due_date"]),
+            # the lists' default order: a store's top items of a kind by value, no sort
+            models.Index(
+                fields=["location", "kind", "status", "-value_cents", "due_date", "id"],
+                name="worklist_item_by_value",
+            ),
             models.Index(fields=["organization", "status"]),
         ]
 

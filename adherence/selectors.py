@@ -6,6 +6,7 @@ from datetime import date, timedelta
 from typing import Any
 
 import pandas as pd
+from django.db.models import Max
 from django.utils import timezone
 
 from adherence import medsync, pdc
@@ -20,7 +21,8 @@ from adherence.models import (
 from adherence.services.build import HISTORY_DAYS, sync_meds
 from adherence.services.worklists import QUEUE_OUTCOMES
 from claims.models import Fill, Prescription
-from rxrevops.access import Principal, object_get_for_user
+from rxrevops.access import Principal, object_get_for_user, organization_ids_for_user
+from rxrevops.models import Job
 
 # the call list's rows: sync dates from today to a week ahead (the call is due 5 days before)
 CALL_AHEAD_DAYS = medsync.CALL_EARLIEST_DAYS
@@ -199,3 +201,12 @@ def patient_sync_meds(
     every = sync_meds(frame, patient=patient_id, prescriptions={r[0] for r in rows}, as_of=as_of)
     default = sync_meds(frame, patient=patient_id, prescriptions=(), as_of=as_of)
     return every, frozenset(m.key for m in default)
+
+
+def worklists_built_at_for_user(user: Principal) -> Any:
+    """When the principal's organizations' worklists were last built (None: never)."""
+    return Job.objects.filter(
+        kind="worklists",
+        status=Job.Status.SUCCEEDED,
+        organization_id__in=organization_ids_for_user(user),
+    ).aggregate(at=Max("finished_at"))["at"]

@@ -13,7 +13,6 @@ from typing import Any
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Max
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -38,6 +37,7 @@ from adherence.selectors import (
     refill_queue_for_user,
     worklist_item_get_for_user,
     worklist_items_for_user,
+    worklists_built_at_for_user,
 )
 from adherence.services.build import worklists_request
 from adherence.services.worklists import (
@@ -87,7 +87,6 @@ def index(request: HttpRequest) -> HttpResponse:
     gaps = worklist_items_for_user(
         request.user, kind=WorklistItem.Kind.CARE_GAP, location_id=location_id
     )
-    built = worklist_items_for_user(request.user, location_id=location_id, status=None)
     context = _base(
         scope,
         calls=call_list_for_user(request.user, on=on, location_id=location_id),
@@ -97,7 +96,7 @@ def index(request: HttpRequest) -> HttpResponse:
         gaps=gaps[:HOME_ROWS],
         gap_count=gaps.count(),
         queue_count=refill_queue_for_user(request.user, on=on, location_id=location_id).count(),
-        built_at=built.aggregate(at=Max("built_at"))["at"],
+        built_at=worklists_built_at_for_user(request.user),
         can_rebuild=bool(organization_ids_administered_by(request.user)),
         locations=location_list_for_user(request.user).order_by("name"),
     )

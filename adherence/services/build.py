@@ -203,7 +203,8 @@ def worklists_build(
         "fills": len(fills),
         "measure_results": results_written,
         "rates": rates_written,
-        "items": upserted,
+        "items": len(items),
+        "items_written": upserted,  # new or changed; the rest were left as they were
         "refill_items": kinds.get(WorklistItem.Kind.REFILL, 0),
         "med_sync_items": kinds.get(WorklistItem.Kind.MED_SYNC, 0),
         "care_gap_items": kinds.get(WorklistItem.Kind.CARE_GAP, 0),
@@ -531,19 +532,20 @@ def _enroll_from_pms(locations: list[int], *, as_of: date) -> int:
     flagged = Patient.objects.filter(
         location__in=locations, med_sync_enrolled=True, sync_enrollment__isnull=True
     )
-    created = 0
     # the first sync day leaves time for the call, which is due 5 days before it
     first = as_of + timedelta(days=medsync.CALL_LATEST_DAYS)
-    for p in flagged.only("pk", "location_id", "med_sync_day"):
-        SyncEnrollment.objects.create(
+    new = [
+        SyncEnrollment(
             location_id=p.location_id,
-            patient=p,
+            patient_id=p.pk,
             first_sync_date=_next_day_of_month(first, p.med_sync_day or first.day),
             cycle_days=30,
             source=SyncEnrollment.Source.PMS,
         )
-        created += 1
-    return created
+        for p in flagged.only("pk", "location_id", "med_sync_day")
+    ]
+    SyncEnrollment.objects.bulk_create(new, batch_size=5000)
+    return len(new)
 
 
 def _next_day_of_month(start: date, day: int) -> date:
@@ -707,21 +709,24 @@ def _cmr_stats(
         return []
     spec = measure_year(as_of.year)
     classes = year_fills["ndc"].map({ndc: d.drug_class for ndc, d in spec.drugs.items()})
-    per = year_fills.assign(cls=classes).groupby("patient")
+    per = year_fills.groupby("patient")
     drugs = per["generic"].nunique()
     cost = per["revenue_cents"].sum()
-    chronic = per["cls"].agg(lambda s: frozenset(c for c in s.dropna()))
-    births = patients.set_index("patient")["birth_date"]
+    seen = pd.DataFrame({"patient": year_fills["patient"], "cls": classes}).dropna()
+    chronic: dict[Any, set[str]] = {}
+    for p, c in seen.drop_duplicates().itertuples(index=False):
+        chronic.setdefault(p, set()).add(c)
+    births = patients.set_index("patient")["birth_date"].to_dict()
     return [
         caregaps.CmrStats(
             patient=str(p),
             birth_date=births[p],
-            distinct_drugs=int(drugs[p]),
-            annual_cost_cents=int(cost[p]),
-            chronic_classes=chronic[p],
+            distinct_drugs=int(n),
+            annual_cost_cents=int(c),
+            chronic_classes=frozenset(chronic.get(p, ())),
             last_cmr=done.get(str(p)),
         )
-        for p in drugs.index
+        for p, n, c in zip(drugs.index, drugs.to_numpy(), cost.to_numpy(), strict=True)
     ]
 
 
@@ -744,10 +749,17 @@ ON CONFLICT (patient_id, code) DO UPDATE SET
     value_reason = EXCLUDED.value_reason, details = EXCLUDED.details,
     job_id = EXCLUDED.job_id, built_at = EXCLUDED.built_at,
     status = CASE WHEN w.status = 'resolved' THEN 'open' ELSE w.status END
+-- an item the build produces unchanged is not rewritten (no dead rows, no WAL)
+WHERE w.status = 'resolved'
+   OR (w.location_id, w.kind, w.title, w.due_date, w.value_cents, w.value_reason, w.details)
+      IS DISTINCT FROM (EXCLUDED.location_id, EXCLUDED.kind, EXCLUDED.title, EXCLUDED.due_date,
+                        EXCLUDED.value_cents, EXCLUDED.value_reason, EXCLUDED.details)
 """
 _RESOLVE_SQL = """
-UPDATE adherence_worklistitem SET status = 'resolved'
-WHERE organization_id = %(org)s AND status = 'open' AND built_at <> %(built)s
+UPDATE adherence_worklistitem w SET status = 'resolved', job_id = %(job)s, built_at = %(built)s
+WHERE w.organization_id = %(org)s AND w.status = 'open'
+  AND NOT EXISTS (
+      SELECT 1 FROM worklist_stage s WHERE s.patient_id = w.patient_id AND s.code = w.code)
 """
 
 
@@ -772,6 +784,7 @@ def _write_items(
     with connection.cursor() as cur:
         cur.execute(_STAGE_SQL)
         _copy(cur, "worklist_stage", stage)
+        cur.execute("ANALYZE worklist_stage")
         cur.execute(_UPSERT_SQL, params)
         upserted = cur.rowcount
         cur.execute(_RESOLVE_SQL, params)

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from adherence.models import SyncEnrollment
-from adherence.services.build import worklists_build
+from adherence.services.build import worklists_build, worklists_build_now
 from claims.models import Drug, Fill, Patient, Plan, Prescription
 from rxrevops.models import Location
 from tests.factories import PatientFactory
@@ -126,7 +126,9 @@ def worklist_chain(chain: SimpleNamespace) -> SimpleNamespace:
     dispense(supd, METFORMIN, every(date(2026, 1, 20), 30, date(2026, 11, 10)))
     at_risk_b = PatientFactory.create(location=b, last_name="Bstatin")
     dispense(at_risk_b, ATORVASTATIN, every(date(2026, 1, 5), 30, date(2026, 9, 2)))
-    counts = worklists_build(organization=chain.org, as_of=AS_OF)
+    job = worklists_build_now(organization=chain.org, as_of=AS_OF)
+    assert job.status == "succeeded", job.message
+    counts = job.counts
     return SimpleNamespace(
         **vars(chain),
         as_of=AS_OF,
