@@ -17,6 +17,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html_join
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
@@ -58,7 +59,7 @@ from rxrevops.models import AuditEvent, Role
 from rxrevops.services.audit import audit_record
 from rxrevops.web import nav_required, role_required
 
-HOME_ROWS = 20  # refills and care gaps on the home page; the full lists are paginated
+HOME_ROWS = 10  # refills and care gaps on the home page; the full lists are paginated
 PER_PAGE = 50
 ROW_TEMPLATES = {
     "call": "adherence/_call_row.html",
@@ -67,6 +68,13 @@ ROW_TEMPLATES = {
 }
 # outcome buttons in key order: 1 reached, no changes ... 5 ready to fill
 OUTCOMES = list(enumerate(Outreach.Outcome.choices, start=1))
+# the same five buttons on every row: rendered once, not once per row
+OUTCOME_BUTTONS = format_html_join(
+    "",
+    '<button type="submit" name="outcome" value="{}" data-key="{}" title="Key {}">'
+    "<kbd>{}</kbd> {}</button>",
+    ((value, n, n, n, label) for n, (value, label) in OUTCOMES),
+)
 
 
 def _scope(request: HttpRequest) -> ScopeForm:
@@ -74,7 +82,13 @@ def _scope(request: HttpRequest) -> ScopeForm:
 
 
 def _base(scope: ScopeForm, **extra: Any) -> dict[str, Any]:
-    return {"scope": scope, "on": scope.on, "outcomes": OUTCOMES, **extra}
+    return {
+        "scope": scope,
+        "on": scope.on,
+        "outcomes": OUTCOMES,
+        "outcome_buttons": OUTCOME_BUTTONS,
+        **extra,
+    }
 
 
 @nav_required("adherence:index")
@@ -152,7 +166,7 @@ def outreach(request: HttpRequest, item_id: int) -> HttpResponse:
         context = {
             "item": item,
             "on": on,
-            "outcomes": OUTCOMES,
+            "outcome_buttons": OUTCOME_BUTTONS,
             "error": error,
             "next": _back(request, default=""),
         }
