@@ -780,8 +780,10 @@ def run() -> None:
         f"{first['items']:,} items ({first['refill_items']:,} refill, "
         f"{first['med_sync_items']:,} med-sync, {first['care_gap_items']:,} care gap), "
         f"{first['enrolled_from_pms']:,} med-sync enrolments made from the PMS flags; the "
-        f"rebuild upserts the same {again['items']:,} items ({again['resolved_items']:,} "
-        "resolved) and enrols nobody new, as a nightly run over unchanged fills would."
+        f"rebuild produces the same {again['items']:,} items, rewrites "
+        f"{again.get('items_written', again['items']):,} of them, resolves "
+        f"{again['resolved_items']:,} and enrols {again['enrolled_from_pms']:,}, as a nightly "
+        "run over unchanged fills would."
     )
     print(
         f"- VACUUM ANALYZE of the claims tables after loading and of the adherence tables "
