@@ -41,6 +41,8 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from bench.report import met, print_table
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -598,10 +600,6 @@ def _child() -> dict[str, Any]:
 # --- the run ------------------------------------------------------------------------------------
 
 
-def _met(ok: bool) -> str:
-    return "yes" if ok else "NO"
-
-
 def _duration(seconds: float) -> str:
     return f"{seconds:,.1f} s" if seconds < 120 else f"{seconds / 60:,.0f} min"
 
@@ -642,19 +640,19 @@ def run() -> None:
             "measure_frame, all measures, whole year",
             f"{measure_best:.2f} s (runs {_runs(e['measure_s'])})",
             f"<= {TARGET_ENGINE_S:.0f} s",
-            _met(measure_best <= TARGET_ENGINE_S),
+            met(measure_best <= TARGET_ENGINE_S),
         ),
         (
             f"outlook_frame as of {AS_OF}",
             f"{outlook_best:.2f} s (runs {_runs(e['outlook_s'])})",
             f"<= {TARGET_ENGINE_S:.0f} s",
-            _met(outlook_best <= TARGET_ENGINE_S),
+            met(outlook_best <= TARGET_ENGINE_S),
         ),
         (
             "  both together (best + best)",
             f"{measure_best + outlook_best:.2f} s",
             f"<= {TARGET_ENGINE_S:.0f} s",
-            _met(measure_best + outlook_best <= TARGET_ENGINE_S),
+            met(measure_best + outlook_best <= TARGET_ENGINE_S),
         ),
         (
             f"reference measure_results, {e['sample_patients']:,} patients",
@@ -691,14 +689,14 @@ def run() -> None:
             f"agree: {'yes' if e['rows_differing'] == 0 else 'no'} "
             f"({e['rows_compared']:,} rows, {e['rows_differing']} differ)",
             "equal",
-            _met(e["rows_differing"] == 0),
+            met(e["rows_differing"] == 0),
         ),
         (
             "engine outlooks == reference (sample)",
             f"agree: {'yes' if e['outlooks_differing'] == 0 else 'no'} "
             f"({e['outlooks_compared']:,} rows, {e['outlooks_differing']} differ)",
             "equal",
-            _met(e["outlooks_differing"] == 0),
+            met(e["outlooks_differing"] == 0),
         ),
     ]
     table += [
@@ -714,7 +712,7 @@ def run() -> None:
             f"p50 {timing['p50_ms']:.1f} / p95 {timing['p95_ms']:.1f} / "
             f"max {timing['max_ms']:.1f} ms",
             f"p95 <= {TARGET_P95_MS:.0f} ms",
-            _met(timing["p95_ms"] <= TARGET_P95_MS),
+            met(timing["p95_ms"] <= TARGET_P95_MS),
         )
 
     for name, timing in (("technician call-list page", page), ("med-sync API", api)):
@@ -733,15 +731,7 @@ def run() -> None:
                     "",
                 )
             )
-    w = (
-        max(len(r[0]) for r in table) + 2,
-        max(len(r[1]) for r in table),
-        max(len(r[2]) for r in table) + 2,
-        5,
-    )
-    print(f"{'measure':<{w[0]}}{'result':>{w[1]}}{'target':>{w[2]}}{'met':>{w[3]}}")
-    for name, result, goal, met in table:
-        print(f"{name:<{w[0]}}{result:>{w[1]}}{goal:>{w[2]}}{met:>{w[3]}}")
+    print_table(table)
 
     print()
     print("notes:")

@@ -37,6 +37,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bench.report import met, print_table
+
 if TYPE_CHECKING:
     from rxrevops.models import Job, Location, Organization
 
@@ -517,10 +519,6 @@ def _naive(path: Path, location: Location, rows: int) -> tuple[float, float, int
 # --- the run ----------------------------------------------------------------------------
 
 
-def _met(ok: bool) -> str:
-    return "yes" if ok else "NO"
-
-
 def run(*, rows: int) -> None:
     bench_started = time.perf_counter()
     CACHE.mkdir(parents=True, exist_ok=True)
@@ -613,7 +611,7 @@ def run(*, rows: int) -> None:
                 "import end to end (manage.py import_pms)",
                 f"{first.wall:.1f} s  {ours:,.0f} rows/s",
                 f">= {TARGET_ROWS_S:,} rows/s",
-                _met(ours >= TARGET_ROWS_S),
+                met(ours >= TARGET_ROWS_S),
             )
         )
         if first.job_seconds:
@@ -631,7 +629,7 @@ def run(*, rows: int) -> None:
                 "import end to end (manage.py import_pms)",
                 f"STOPPED at {first.wall:.0f} s: {first.rows_done:,} rows, {ours:,.0f} rows/s",
                 f">= {TARGET_ROWS_S:,} rows/s",
-                _met(False),
+                met(False),
             )
         )
     table.append(
@@ -639,7 +637,7 @@ def run(*, rows: int) -> None:
             "peak RSS of the import process",
             f"{rss_mb:,.0f} MB",
             f"<= {TARGET_RSS_MB:.0f} MB",
-            _met(rss_mb <= TARGET_RSS_MB),
+            met(rss_mb <= TARGET_RSS_MB),
         )
     )
     if again is not None and again.finished:
@@ -654,7 +652,7 @@ def run(*, rows: int) -> None:
                 "re-import, same file (all unchanged)",
                 f"{again.wall:.1f} s  {share:.0%} of first",
                 f"<= {TARGET_REIMPORT_SHARE:.0%}",
-                _met(share <= TARGET_REIMPORT_SHARE),
+                met(share <= TARGET_REIMPORT_SHARE),
             ),
             ("  of which the job", f"{again.job_seconds or 0:.1f} s  {job_share}", "", ""),
         ]
@@ -665,7 +663,7 @@ def run(*, rows: int) -> None:
                     "re-import, same rows in a new file (each checked)",
                     f"{checked.wall:.1f} s  {checked_share:.0%} of first",
                     f"<= {TARGET_REIMPORT_SHARE:.0%}",
-                    _met(checked_share <= TARGET_REIMPORT_SHARE),
+                    met(checked_share <= TARGET_REIMPORT_SHARE),
                 )
             )
     elif again is not None:
@@ -674,7 +672,7 @@ def run(*, rows: int) -> None:
                 "re-import, same file (all unchanged)",
                 f"STOPPED at {again.wall:.0f} s",
                 f"<= {TARGET_REIMPORT_SHARE:.0%}",
-                _met(False),
+                met(False),
             )
         )
     else:
@@ -692,7 +690,7 @@ def run(*, rows: int) -> None:
             "  ours as a share of raw COPY",
             f"{ours / copy_rate:.1%}",
             f">= {TARGET_COPY_SHARE:.0%}",
-            _met(ours / copy_rate >= TARGET_COPY_SHARE),
+            met(ours / copy_rate >= TARGET_COPY_SHARE),
         ),
         (
             f"naive Django bulk_create ({naive_rows // 1000}k sample)",
@@ -704,7 +702,7 @@ def run(*, rows: int) -> None:
             "  ours as a multiple of naive",
             f"{ours / naive_rate:.2f}x",
             f">= {TARGET_NAIVE_MULTIPLE:.0f}x",
-            _met(ours / naive_rate >= TARGET_NAIVE_MULTIPLE),
+            met(ours / naive_rate >= TARGET_NAIVE_MULTIPLE),
         ),
         (
             "read + normalize only, no database",
@@ -713,15 +711,7 @@ def run(*, rows: int) -> None:
             "",
         ),
     ]
-    w = (
-        max(len(r[0]) for r in table) + 2,
-        max(len(r[1]) for r in table),
-        max(len(r[2]) for r in table) + 2,
-        5,
-    )
-    print(f"{'measure':<{w[0]}}{'result':>{w[1]}}{'target':>{w[2]}}{'met':>{w[3]}}")
-    for name, result, goal, met in table:
-        print(f"{name:<{w[0]}}{result:>{w[1]}}{goal:>{w[2]}}{met:>{w[3]}}")
+    print_table(table)
     print()
     print("notes:")
     print(

@@ -30,6 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench.report import met, print_table
+
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = ROOT / "var" / "bench"
 MEDIA_DIR = CACHE / "media-x12"
@@ -263,15 +265,11 @@ def _import_in_child(path: Path) -> Load:
 # --- the run ------------------------------------------------------------------------------
 
 
-def _met(ok: bool) -> str:
-    return "yes" if ok else "NO"
-
-
 def _growth(one: float | None, two: float | None) -> tuple[str, str]:
     if not one or not two:
         return "not measured", "-"
     grew = two / one - 1
-    return f"{one:.0f} MB -> {two:.0f} MB ({grew:+.0%})", _met(grew <= TARGET_RSS_GROWTH)
+    return f"{one:.0f} MB -> {two:.0f} MB ({grew:+.0%})", met(grew <= TARGET_RSS_GROWTH)
 
 
 def run(
@@ -319,7 +317,7 @@ def run(
                 "parse + load 100k claims (manage.py import_835)",
                 f"{first.wall:.1f} s  {claims / first.wall:,.0f} claims/s",
                 f"<= {TARGET_LOAD_S:.0f} s",
-                _met(first.wall <= TARGET_LOAD_S),
+                met(first.wall <= TARGET_LOAD_S),
             )
         )
         if first.job_seconds:
@@ -332,7 +330,7 @@ def run(
                 "parse + load 100k claims (manage.py import_835)",
                 f"STOPPED at {first.wall:.0f} s",
                 f"<= {TARGET_LOAD_S:.0f} s",
-                _met(False),
+                met(False),
             )
         )
     rss_target = f"2x file <= +{TARGET_RSS_GROWTH:.0%}"
@@ -358,22 +356,14 @@ def run(
                 "re-import (duplicates)",
                 f"{again.wall:.1f} s  {share:.0%} of first",
                 f"<= {TARGET_REIMPORT_SHARE:.0%} of first",
-                _met(share <= TARGET_REIMPORT_SHARE),
+                met(share <= TARGET_REIMPORT_SHARE),
             )
         )
         if again.job_seconds:
             table.append(("  of which the job", f"{again.job_seconds:.1f} s", "", ""))
     else:
         table.append(("re-import (duplicates)", "not run", f"<= {TARGET_REIMPORT_SHARE:.0%}", "-"))
-    w = (
-        max(len(r[0]) for r in table) + 2,
-        max(len(r[1]) for r in table),
-        max(len(r[2]) for r in table) + 2,
-        5,
-    )
-    print(f"{'measure':<{w[0]}}{'result':>{w[1]}}{'target':>{w[2]}}{'met':>{w[3]}}")
-    for name, result, goal, met in table:
-        print(f"{name:<{w[0]}}{result:>{w[1]}}{goal:>{w[2]}}{met:>{w[3]}}")
+    print_table(table)
     print()
     print("notes:")
     print(
