@@ -178,7 +178,7 @@ def worklists_build(
         explained = _explained(locations, as_of=as_of)
         items += _refill_items(outlook, fills=in_year, explained=explained, as_of=as_of)
         items += _sync_items(locations, fills=fills, as_of=as_of)
-        gap_items, unknown_cvx = _care_gap_items(
+        gap_items, unknown_cvx, notes = _care_gap_items(
             organization, fills=fills, patients=patients, frame=frame, as_of=as_of
         )
         items += gap_items
@@ -193,7 +193,9 @@ def worklists_build(
         step.done()
         upserted, resolved = _write_items(organization, items, job=job)
         if job is not None:
-            job.message = _unknown_ndc_message(unknown, fills=in_year, year=year)
+            job.message = " ".join(
+                m for m in [*notes, _unknown_ndc_message(unknown, fills=in_year, year=year)] if m
+            )
             Job.objects.filter(pk=job.pk).update(message=job.message)
         step.done()
     kinds: dict[str, int] = {}
@@ -654,12 +656,17 @@ def _care_gap_items(
     patients: pd.DataFrame,
     frame: pd.DataFrame,
     as_of: date,
-) -> tuple[list[dict[str, Any]], set[str]]:
+) -> tuple[list[dict[str, Any]], set[str], list[str]]:
+    notes: list[str] = []
+    season = caregaps.season_for(as_of)
     try:
-        rules = caregaps.gap_rules(caregaps.season_for(as_of))
+        rules = caregaps.gap_rules(season)
     except LookupError:
-        logger.warning("no care-gap rules for the season of %s", as_of)
-        return [], set()
+        notes.append(
+            f"No care-gap rules for the {season}-{(season + 1) % 100:02d} season "
+            f"(adherence/valuesets/caregaps-{season}.json): no care gaps were listed."
+        )
+        return [], set(), notes
     recent = fills[fills["date_of_service"] >= pd.Timestamp(as_of - timedelta(days=ACTIVE_DAYS))]
     active = patients[patients["patient"].isin(recent["patient"].unique())]
     gap_patients = [
@@ -671,17 +678,24 @@ def _care_gap_items(
     supd = frame[(frame["measure"] == "SUPD") & (frame["status"] == "measured")]
     for patient in supd.loc[supd["adherent"] == False, "patient"]:  # noqa: E712
         gaps.append(caregaps.supd_gap(str(patient), year=as_of.year, as_of=as_of, rules=rules))
-    gaps += caregaps.cmr_gaps(
-        _cmr_stats(
-            fills,
-            patients=active,
+    cmr_rules = _cmr_rules(rules, year=as_of.year)
+    if cmr_rules is None:
+        notes.append(
+            f"No CMR targeting rules for {as_of.year} (adherence/valuesets/"
+            f"caregaps-{as_of.year}.json): CMR-eligible patients were not listed."
+        )
+    else:
+        gaps += caregaps.cmr_gaps(
+            _cmr_stats(
+                fills,
+                patients=active,
+                as_of=as_of,
+                done=history.cmr_history(organization.pk, as_of.year),
+            ),
+            year=as_of.year,
             as_of=as_of,
-            done=history.cmr_history(organization.pk, as_of.year),
-        ),
-        year=as_of.year,
-        as_of=as_of,
-        rules=rules,
-    )
+            rules=cmr_rules,
+        )
     items = [
         _item(
             patient=int(g.patient),
@@ -695,7 +709,19 @@ def _care_gap_items(
         )
         for g in gaps
     ]
-    return items, caregaps.unknown_cvx(doses, rules)
+    return items, caregaps.unknown_cvx(doses, rules), notes
+
+
+def _cmr_rules(rules: caregaps.GapRules, *, year: int) -> caregaps.GapRules | None:
+    """The rules file whose CMR thresholds are for `year` (the season's file covers its
+    first calendar year; January to July need the next year's file), or None."""
+    if rules.cmr.calendar_year == year:
+        return rules
+    try:
+        other = caregaps.gap_rules(year)
+    except LookupError:
+        return None
+    return other if other.cmr.calendar_year == year else None
 
 
 def _cmr_stats(

@@ -13,8 +13,9 @@ from typing import Any
 import pytest
 from django.test import override_settings
 
+from adherence import caregaps
 from adherence.models import MeasureRate, MeasureResult, Outreach, SyncEnrollment, WorklistItem
-from adherence.services.build import worklists_build
+from adherence.services.build import _cmr_rules, worklists_build, worklists_build_now
 from adherence.services.worklists import gap_reason_record, outreach_record
 from claims.models import Patient
 from claims.services.pms_import import pms_import_path
@@ -328,3 +329,21 @@ def test_a_synced_patient_with_nothing_due_this_cycle_gets_no_call(chain: Simple
     (call,) = items(kind=WorklistItem.Kind.MED_SYNC)
     lines = {line["name"].split()[0]: line["action"] for line in call.details["lines"]}
     assert lines == {"Lisinopril": "skip", "Atorvastatin": "bridge"}
+
+
+def test_a_year_without_measure_definitions_fails_the_build_with_what_to_add(
+    chain: SimpleNamespace,
+) -> None:
+    job = worklists_build_now(organization=chain.org, as_of=date(2031, 1, 15))
+    assert job.status == Job.Status.FAILED
+    assert job.message == (
+        "No measure definitions for 2031: add adherence/valuesets/my2031.json "
+        "(see the README there)."
+    )
+
+
+def test_cmr_rules_come_from_the_file_for_the_calendar_year() -> None:
+    season = caregaps.gap_rules(2026)  # the 2026-27 season, CMR thresholds for CY2026
+    assert _cmr_rules(season, year=2026) is season
+    # January to July 2027 still use the 2026-27 season, but CY2027 has no thresholds on file
+    assert _cmr_rules(season, year=2027) is None
