@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from django.contrib.auth.models import AnonymousUser, User
+from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.http import Http404
 
@@ -154,6 +155,19 @@ def home_organization_id_for_user(user: Principal) -> int | None:
 
 def user_has_role(user: Principal, *roles: str) -> bool:
     return bool(roles_for_user(user) & set(roles))
+
+
+def require_role_or_scope(
+    user: Principal, *, roles: tuple[str, ...], scope: str, refusal: str
+) -> None:
+    """For a service that acts: a person needs one of `roles`, an integration's API token
+    needs `scope` (tokens carry scopes, not roles). Raises PermissionDenied otherwise."""
+    if isinstance(user, TokenPrincipal):
+        if scope not in user.token.scopes:
+            raise PermissionDenied(f"This API token lacks the {scope} scope.")
+        return
+    if not user_has_role(user, *roles):
+        raise PermissionDenied(refusal)
 
 
 def primary_role_for_user(user: Principal) -> str | None:

@@ -11,7 +11,7 @@ from datetime import date
 from typing import Any
 
 from django.contrib.auth.models import User
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -19,7 +19,7 @@ from django.utils import timezone
 from adherence import medsync
 from adherence.models import GapReason, Outreach, SyncEnrollment, WorklistItem
 from claims.models import Patient, Prescription
-from rxrevops.access import Principal, TokenPrincipal, user_has_role
+from rxrevops.access import Principal, require_role_or_scope
 from rxrevops.models import AuditEvent, Role, Scope
 from rxrevops.services.audit import audit_record
 
@@ -49,13 +49,12 @@ def _person(user: Principal) -> User | None:
 
 
 def _require_worklist_role(user: Principal) -> None:
-    """A person needs a worklist role; an integration's token needs `worklists:write`."""
-    if isinstance(user, TokenPrincipal):
-        if Scope.WORKLISTS_WRITE not in user.token.scopes:
-            raise PermissionDenied("This API token lacks the worklists:write scope.")
-        return
-    if not user_has_role(user, *WORKLIST_ROLES):
-        raise PermissionDenied("Only owners, technicians and pharmacists work the lists.")
+    require_role_or_scope(
+        user,
+        roles=WORKLIST_ROLES,
+        scope=Scope.WORKLISTS_WRITE,
+        refusal="Only owners, technicians and pharmacists work the lists.",
+    )
 
 
 def outreach_record(
