@@ -1,4 +1,5 @@
-"""Rebuild the worklists after each successful PMS import."""
+"""Rebuild the worklists after each successful import that changes what they are built from
+(PMS fills, immunization records)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from rxrevops.services.jobs import job_succeeded
 
 logger = logging.getLogger(__name__)
 
-REBUILD_AFTER = frozenset({"pms"})
+# fills change adherence; recorded immunizations close care gaps
+REBUILD_AFTER = frozenset({"pms", "immunizations"})
 
 
 @receiver(job_succeeded)

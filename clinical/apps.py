@@ -6,8 +6,9 @@ class ClinicalConfig(AppConfig):
     verbose_name = "Clinical services"
 
     def ready(self) -> None:
-        # recorded immunizations are care-gap history for the adherence worklist build
         from adherence.services.history import immunization_source_register
         from clinical.selectors import immunization_doses
+        from clinical.services import immunization_import  # noqa: F401  (registers the kind)
 
+        # recorded immunizations are care-gap history for the adherence worklist build
         immunization_source_register(immunization_doses)

@@ -58,6 +58,13 @@ class Immunization(models.Model):
             models.Index(fields=["organization", "administered_on"]),
             models.Index(fields=["patient", "administered_on"]),
         ]
+        constraints = [
+            # one dose is one row: an imported file loaded again updates, never duplicates
+            models.UniqueConstraint(
+                fields=["location", "patient", "cvx", "administered_on", "lot"],
+                name="immunization_dose_once",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"CVX {self.cvx} lot {self.lot} on {self.administered_on}"

@@ -16,6 +16,7 @@ from django.db import transaction
 
 from adherence.services.build import worklists_build_now
 from claims.services.pms_import import pms_import_path
+from clinical.services.immunization_import import immunization_import_path
 from demo.world.build import build_world
 from demo.world.model import World
 from demo.world.writers import clear_world, write_world
@@ -70,6 +71,8 @@ def demo_seed(*, password: str, seed: int, scale: str, as_of: date, files_dir: P
         manifest=manifest, files_dir=files_dir, locations={loc.ncpdp_id: loc for loc in locations}
     )
     imported += _import_remittances(manifest=manifest, files_dir=files_dir, organization=org)
+    # before the build: the doses given close their care gaps
+    imported += _import_immunizations(manifest=manifest, files_dir=files_dir, organization=org)
     worklists = _build_worklists(organization=org, as_of=as_of, changed=imported > 0)
     return DemoResult(
         logins=logins,
@@ -160,6 +163,27 @@ def _import_remittances(
         if entry["sha256"] in done:
             continue
         job = remit_import_path(organization=organization, path=files_dir / entry["path"])
+        if job.status != Job.Status.SUCCEEDED:
+            raise RuntimeError(f"Demo import of {entry['path']} failed: {job.message}")
+        imported += 1
+    return imported
+
+
+def _import_immunizations(
+    *, manifest: dict[str, Any], files_dir: Path, organization: Organization
+) -> int:
+    """The chain's immunization records, through the real importer; a file already imported
+    (same SHA-256) is skipped."""
+    imported = 0
+    done = set(
+        Job.objects.filter(
+            kind="immunizations", organization=organization, status=Job.Status.SUCCEEDED
+        ).values_list("params__sha256", flat=True)
+    )
+    for entry in [e for e in manifest["files"] if e["kind"] == "clinical_immunizations"]:
+        if entry["sha256"] in done:
+            continue
+        job = immunization_import_path(organization=organization, path=files_dir / entry["path"])
         if job.status != Job.Status.SUCCEEDED:
             raise RuntimeError(f"Demo import of {entry['path']} failed: {job.message}")
         imported += 1

@@ -134,6 +134,17 @@ def immunization_record(
     code = table.canonical_cvx(cvx) or cvx.strip()
     if administered_by is None and isinstance(user, User):
         administered_by = user
+    already = Immunization.objects.filter(
+        location_id=patient.location_id,
+        patient=patient,
+        cvx=code,
+        administered_on=administered_on,
+        lot=lot,
+    )
+    if already.exists():
+        raise ValidationError(
+            {"lot": "This dose (same vaccine, lot and date) is already recorded for the patient."}
+        )
     with transaction.atomic():
         imm = Immunization.objects.create(
             organization_id=patient.location.organization_id,

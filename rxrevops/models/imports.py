@@ -15,6 +15,7 @@ class ImportFile(models.Model):
     class Kind(models.TextChoices):
         PMS = "pms", "PMS dispensing/claims export"
         X12_835 = "x12_835", "X12 835 remittance"
+        IMMUNIZATIONS = "immunizations", "Immunization records (CSV)"
 
     organization = models.ForeignKey(
         "rxrevops.Organization", on_delete=models.CASCADE, related_name="+"

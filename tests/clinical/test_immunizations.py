@@ -129,3 +129,12 @@ def test_missing_and_unknown_fields_are_each_named(chain: SimpleNamespace) -> No
         "funding_eligibility",
         "administering_npi",
     }
+
+
+def test_the_same_dose_twice_is_refused_by_field(chain: SimpleNamespace) -> None:
+    flu_dose(chain.owner, chain.patient_a)
+    with pytest.raises(ValidationError) as caught:
+        flu_dose(chain.owner, chain.patient_a)
+    assert list(caught.value.message_dict) == ["lot"]
+    assert "already recorded" in caught.value.message_dict["lot"][0]
+    assert Immunization.objects.count() == 1

@@ -12,6 +12,7 @@ from django.core.management import CommandError, call_command
 
 from adherence.models import MeasureResult, WorklistItem
 from claims.models import Fill, Patient
+from clinical.models import Immunization
 from reconciliation.models import Remittance
 from rxrevops.access import location_ids_for_user
 from rxrevops.models import Job, Location, Membership, Organization, Role
@@ -59,6 +60,7 @@ def test_seed_demo_twice_leaves_the_same_state(db: Any, settings: Any, tmp_path:
         Fill.objects.count(),
         Job.objects.count(),
         Remittance.objects.count(),
+        Immunization.objects.count(),
     )
     out = StringIO()
     call_command(*args, stdout=out)
@@ -70,6 +72,7 @@ def test_seed_demo_twice_leaves_the_same_state(db: Any, settings: Any, tmp_path:
         Fill.objects.count(),
         Job.objects.count(),
         Remittance.objects.count(),
+        Immunization.objects.count(),
     )
     assert first == again
     assert first[:3] == (1, 3, 4)
@@ -79,9 +82,10 @@ def test_seed_demo_twice_leaves_the_same_state(db: Any, settings: Any, tmp_path:
     manifest = json.loads((files / "manifest.json").read_text())
     assert manifest["as_of"] == "2026-04-30"
     remit_files = [e for e in manifest["files"] if e["kind"] == "remit_835"]
-    # one import job per store and month, one per 835 file, one worklist build; none added
-    # by the re-run
-    assert first[5] == 12 + len(remit_files) + 1
+    # one import job per store and month, one per 835 file, one for the immunization
+    # records, one worklist build; none added by the re-run
+    assert first[5] == 12 + len(remit_files) + 1 + 1
+    assert first[7] > 0  # the world's immunization records went through their importer
     assert WorklistItem.objects.filter(kind="refill").exists()
     assert MeasureResult.objects.filter(measure="PDC-STA", status="measured").exists()
     assert first[6] == sum(e["transactions"] for e in remit_files) > 0  # every payment loaded
