@@ -50,7 +50,7 @@ class Command(BaseCommand):
         )
         self.stdout.write(
             f"World files ({result.file_count}) in {result.files}; "
-            f"PMS exports and 835 files imported this run: {result.imported}"
+            f"PMS exports, 835 files and immunization records imported this run: {result.imported}"
         )
         c = result.worklists
         self.stdout.write(
