@@ -54,6 +54,7 @@ from rxrevops.access import (
     location_list_for_user,
     organization_ids_administered_by,
     organization_list_for_user,
+    user_has_role,
 )
 from rxrevops.models import AuditEvent, Role
 from rxrevops.services.audit import audit_record
@@ -256,6 +257,8 @@ def _card(
         ),
         sync_form=sync_form,
         plan=sync_form.plan() if sync_form else None,
+        # the pharmacist's links to record a dose (the clinical app serves the form)
+        can_immunize=user_has_role(request.user, Role.OWNER, Role.PHARMACIST),
     )
     return render(request, "adherence/patient_card.html", context, status=status)
 

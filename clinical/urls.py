@@ -5,4 +5,9 @@ from clinical import views
 app_name = "clinical"
 urlpatterns = [
     path("", views.index, name="index"),
+    path(
+        "patients/<int:patient_id>/immunizations/new/",
+        views.immunization_new,
+        name="immunization_new",
+    ),
 ]

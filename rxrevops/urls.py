@@ -15,6 +15,7 @@ api_v1: list[URLPattern | URLResolver] = [
     path("", include("claims.api_urls")),
     path("", include("reconciliation.api_urls")),
     path("", include("adherence.api_urls")),
+    path("", include("clinical.api_urls")),
 ]
 
 urlpatterns = [
