@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from adherence.pdc import age_on
+from adherence.value import money
 
 VALUESETS_DIR = Path(__file__).resolve().parent / "valuesets"
 SERIES = ("annual_season", "two_dose_series", "once", "every_years")
@@ -218,7 +219,7 @@ def cmr_gaps(
             continue
         last = "" if s.last_cmr is None else f"; last CMR {_day(s.last_cmr)}"
         reason = (
-            f"Age {age}; {s.distinct_drugs} drugs, {_dollars(s.annual_cost_cents)} in drug "
+            f"Age {age}; {s.distinct_drugs} drugs, {money(s.annual_cost_cents)} in drug "
             f"costs, {len(conditions)} chronic conditions ({', '.join(conditions)}); "
             f"no CMR recorded in {year}{last}."
         )
@@ -395,10 +396,6 @@ def _years_after(d: date, years: int) -> date:
 
 def _day(d: date) -> str:
     return f"{d:%b} {d.day}, {d.year}"
-
-
-def _dollars(cents: int) -> str:
-    return f"${cents // 100:,}.{cents % 100:02d}"
 
 
 def _months(days: int) -> int:

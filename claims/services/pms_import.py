@@ -28,14 +28,16 @@ from claims.ingest.normalize import STAGE_COLUMNS, Normalized, normalize
 from claims.ingest.profiles import Profile, UnknownLayout, detect_profile
 from claims.ingest.read import LINE, FileRejected, RowProblem, open_batches
 from claims.models import Fill
-from rxrevops.models import ImportFile, Job, Location, Organization, QuarantinedRow, Role, Scope
+from rxrevops.models import ImportFile, Job, Location, Organization, Role, Scope
 from rxrevops.services.imports import (
     ImportKind,
     import_file_path,
     import_file_store,
     import_kind_register,
+    import_run_here,
+    quarantine_record,
 )
-from rxrevops.services.jobs import JobFailed, Progress, job_create, job_execute, job_handler
+from rxrevops.services.jobs import JobFailed, Progress, job_create, job_handler
 
 SQL = Path(__file__).resolve().parent.parent / "sql"
 BATCH_ROWS = 50_000
@@ -92,13 +94,7 @@ def pms_import_create(
 
 def pms_import_path(*, location: Location, path: Path, profile: str = "") -> Job:
     """Import a file from disk in this process (the management command, the demo seed)."""
-    with path.open("rb") as fh:
-        job = pms_import_create(
-            location=location, stream=fh, original_name=path.name, profile=profile, enqueue=False
-        )
-    job_execute(job_id=job.pk)
-    job.refresh_from_db()
-    return job
+    return import_run_here(pms_import_create, path=path, location=location, profile=profile)
 
 
 def _create_from_upload(
@@ -339,21 +335,5 @@ def _statements(name: str) -> list[str]:
 
 
 def _quarantine(job: Job, problems: list[RowProblem]) -> None:
-    if not problems:
-        return
-    QuarantinedRow.objects.bulk_create(
-        [
-            QuarantinedRow(
-                job=job,
-                line=p.line,
-                field=p.column[:100],
-                value=p.value[:2000],
-                reason=p.reason[:300],
-            )
-            for p in problems
-        ],
-        ignore_conflicts=True,
-    )
-    job.errors = (list(job.errors) + [p.as_dict() for p in problems])[:1000]
-    job.error_count += len(problems)
-    Job.objects.filter(pk=job.pk).update(errors=job.errors, error_count=job.error_count)
+    # each batch commits its own problems with its checkpoint: add, never replace
+    quarantine_record(job, problems)

@@ -27,19 +27,19 @@ from claims.models import Patient
 from clinical.ingest.immunizations import DoseRow, read_immunizations
 from clinical.models import Immunization
 from clinical.services.immunizations import IMMUNIZATION_ROLES
-from rxrevops.models import ImportFile, Job, Location, Organization, QuarantinedRow, Scope
+from rxrevops.models import ImportFile, Job, Location, Organization, Scope
 from rxrevops.services.imports import (
     ImportKind,
     import_file_path,
     import_file_store,
     import_kind_register,
+    import_run_here,
+    quarantine_record,
 )
 from rxrevops.services.jobs import (
-    MAX_STORED_ERRORS,
     JobFailed,
     Progress,
     job_create,
-    job_execute,
     job_handler,
 )
 
@@ -112,13 +112,7 @@ def immunization_import_create(
 
 def immunization_import_path(*, organization: Organization, path: Path) -> Job:
     """Import an immunization file from disk in this process (the command, the demo seed)."""
-    with path.open("rb") as fh:
-        job = immunization_import_create(
-            organization=organization, stream=fh, original_name=path.name, enqueue=False
-        )
-    job_execute(job_id=job.pk)
-    job.refresh_from_db()
-    return job
+    return import_run_here(immunization_import_create, path=path, organization=organization)
 
 
 import_kind_register(
@@ -266,25 +260,8 @@ def _upsert(organization_id: int, doses: list[tuple[DoseRow, int, int]]) -> tupl
 
 
 def _quarantine(job: Job, problems: list[RowProblem]) -> None:
-    """Replace the job's quarantine (a retry writes the same rows again)."""
-    QuarantinedRow.objects.filter(job=job).delete()
-    problems = sorted(problems, key=lambda p: p.line)
-    QuarantinedRow.objects.bulk_create(
-        [
-            QuarantinedRow(
-                job=job,
-                line=p.line,
-                field=p.column[:100],
-                value=p.value[:2000],
-                reason=p.reason[:300],
-            )
-            for p in problems
-        ],
-        ignore_conflicts=True,
-    )
-    job.errors = [p.as_dict() for p in problems[:MAX_STORED_ERRORS]]
-    job.error_count = len(problems)
-    Job.objects.filter(pk=job.pk).update(errors=job.errors, error_count=job.error_count)
+    """Replace the job's quarantine (a retry reads the whole file and writes the same rows)."""
+    quarantine_record(job, sorted(problems, key=lambda p: p.line), replace=True)
 
 
 def _summary(job: Job, counts: dict[str, int]) -> str:

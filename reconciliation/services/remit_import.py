@@ -32,8 +32,9 @@ from rxrevops.services.imports import (
     import_file_path,
     import_file_store,
     import_kind_register,
+    import_run_here,
 )
-from rxrevops.services.jobs import JobFailed, Progress, job_create, job_execute, job_handler
+from rxrevops.services.jobs import JobFailed, Progress, job_create, job_handler
 
 KIND = "x12_835"
 FLUSH_ROWS = 20_000  # buffered rows written per COPY round
@@ -73,13 +74,7 @@ def remit_import_create(
 
 def remit_import_path(*, organization: Organization, path: Path) -> Job:
     """Import an 835 from disk in this process (the management command, the demo seed)."""
-    with path.open("rb") as fh:
-        job = remit_import_create(
-            organization=organization, stream=fh, original_name=path.name, enqueue=False
-        )
-    job_execute(job_id=job.pk)
-    job.refresh_from_db()
-    return job
+    return import_run_here(remit_import_create, path=path, organization=organization)
 
 
 import_kind_register(

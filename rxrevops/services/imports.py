@@ -6,14 +6,16 @@ import hashlib
 import re
 import shutil
 import tempfile
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Protocol
+from typing import IO, Any, Protocol
 
 from django.conf import settings
 from django.contrib.auth.models import User
 
-from rxrevops.models import ImportFile, Job, Location, Organization
+from rxrevops.models import ImportFile, Job, Location, Organization, QuarantinedRow
+from rxrevops.services.jobs import MAX_STORED_ERRORS, job_execute
 
 MAX_UPLOAD_BYTES = 512 * 1024 * 1024
 
@@ -118,3 +120,52 @@ def import_kind_get(name: str) -> ImportKind:
         return IMPORT_KINDS[name]
     except KeyError:
         raise ValueError(f"Unknown import kind {name!r}") from None
+
+
+def import_run_here(create: Callable[..., Job], *, path: Path, **kwargs: Any) -> Job:
+    """Store a file from disk with an import kind's `create` and run its job in this process
+    (the management commands, the demo seed); returns the finished job."""
+    with path.open("rb") as fh:
+        job = create(stream=fh, original_name=path.name, enqueue=False, **kwargs)
+    job_execute(job_id=job.pk)
+    job.refresh_from_db()
+    return job
+
+
+class Problem(Protocol):
+    """A row an importer could not load: where, which field, what it held, why."""
+
+    line: int
+    column: str
+    value: str
+    reason: str
+
+    def as_dict(self) -> dict[str, Any]: ...
+
+
+def quarantine_record(job: Job, problems: Sequence[Problem], *, replace: bool = False) -> None:
+    """Keep the rows an import could not load on its job: `QuarantinedRow`s for the errors
+    page and CSV, and the first errors on the job row. `replace` starts the job's quarantine
+    over (an importer whose retry reads the whole file again); otherwise the rows are added
+    (an importer that checkpoints batch by batch)."""
+    if replace:
+        QuarantinedRow.objects.filter(job=job).delete()
+    elif not problems:
+        return
+    QuarantinedRow.objects.bulk_create(
+        [
+            QuarantinedRow(
+                job=job,
+                line=p.line,
+                field=p.column[:100],
+                value=p.value[:2000],
+                reason=p.reason[:300],
+            )
+            for p in problems
+        ],
+        ignore_conflicts=True,
+    )
+    earlier = [] if replace else list(job.errors)
+    job.errors = (earlier + [p.as_dict() for p in problems])[:MAX_STORED_ERRORS]
+    job.error_count = len(problems) + (0 if replace else job.error_count)
+    Job.objects.filter(pk=job.pk).update(errors=job.errors, error_count=job.error_count)
