@@ -106,28 +106,27 @@ def worklists_request(
     ).first()
     if waiting is not None:
         return waiting
+    return _build_job(organization, day, created_by=created_by, enqueue=True)
+
+
+def worklists_build_now(*, organization: Organization, as_of: date) -> Job:
+    """Run a build in this process as a job (the command, the demo seed): same handler, same
+    job row and counts as a queued build."""
+    job = _build_job(organization, as_of.isoformat(), created_by=None, enqueue=False)
+    job_execute(job_id=job.pk)
+    job.refresh_from_db()
+    return job
+
+
+def _build_job(organization: Organization, day: str, *, created_by: Any, enqueue: bool) -> Job:
     return job_create(
         organization=organization,
         kind=JOB_KIND,
         params={"as_of": day},
         label=f"Worklists as of {day}",
         created_by=created_by,
+        enqueue=enqueue,
     )
-
-
-def worklists_build_now(*, organization: Organization, as_of: date) -> Job:
-    """Run a build in this process as a job (the command, the demo seed): same handler, same
-    job row and counts as a queued build."""
-    job = job_create(
-        organization=organization,
-        kind=JOB_KIND,
-        params={"as_of": as_of.isoformat()},
-        label=f"Worklists as of {as_of}",
-        enqueue=False,
-    )
-    job_execute(job_id=job.pk)
-    job.refresh_from_db()
-    return job
 
 
 @job_handler(JOB_KIND, queue="analytics")
