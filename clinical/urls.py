@@ -1,6 +1,6 @@
 from django.urls import path
 
-from clinical import views
+from clinical import contract_urls, registry_urls, views
 
 app_name = "clinical"
 urlpatterns = [
@@ -11,3 +11,4 @@ urlpatterns = [
         name="immunization_new",
     ),
 ]
+urlpatterns += registry_urls.urlpatterns + contract_urls.urlpatterns

@@ -1,0 +1,1 @@
+"""Value-based contracts: models."""

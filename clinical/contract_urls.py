@@ -1,0 +1,5 @@
+"""Value-based contract pages (included by clinical/urls.py)."""
+
+from django.urls import URLPattern
+
+urlpatterns: list[URLPattern] = []

@@ -1,0 +1,1 @@
+"""Immunization registry outbox (VXU messages sent to state registries): models."""
