@@ -70,7 +70,6 @@ class Immunization(models.Model):
         return f"CVX {self.cvx} lot {self.lot} on {self.administered_on}"
 
 
-
 class Encounter(models.Model):
     """One MTM encounter (CMR or TMR), one version of it.
 
@@ -120,7 +119,9 @@ class Encounter(models.Model):
     )
     held_on = models.DateField()
     mode = models.CharField(max_length=10, choices=Mode.choices, default=Mode.IN_PERSON)
-    recipient = models.CharField(max_length=14, choices=Recipient.choices, default=Recipient.PATIENT)
+    recipient = models.CharField(
+        max_length=14, choices=Recipient.choices, default=Recipient.PATIENT
+    )
     minutes = models.PositiveSmallIntegerField(default=0)
     # CPT: 99605 for a new patient, 99606 for an established one
     new_patient = models.BooleanField(default=True)

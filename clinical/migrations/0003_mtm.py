@@ -6,151 +6,436 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('adherence', '0002_worklist_item_by_value'),
-        ('claims', '0004_fill_fact_table_references'),
-        ('clinical', '0002_immunization_immunization_dose_once'),
-        ('rxrevops', '0007_alter_importfile_kind'),
+        ("adherence", "0002_worklist_item_by_value"),
+        ("claims", "0004_fill_fact_table_references"),
+        ("clinical", "0002_immunization_immunization_dose_once"),
+        ("rxrevops", "0007_alter_importfile_kind"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Encounter',
+            name="Encounter",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('series', models.UUIDField(db_index=True)),
-                ('version', models.PositiveSmallIntegerField(default=1)),
-                ('kind', models.CharField(choices=[('cmr', 'Comprehensive medication review (CMR)'), ('tmr', 'Targeted medication review (TMR)')], default='cmr', max_length=3)),
-                ('status', models.CharField(choices=[('draft', 'Draft'), ('signed', 'Signed')], default='draft', max_length=6)),
-                ('held_on', models.DateField()),
-                ('mode', models.CharField(choices=[('in_person', 'In person'), ('phone', 'Telephone'), ('video', 'Video (telehealth)')], default='in_person', max_length=10)),
-                ('recipient', models.CharField(choices=[('patient', 'Patient'), ('caregiver', 'Caregiver'), ('representative', 'Authorized representative')], default='patient', max_length=14)),
-                ('minutes', models.PositiveSmallIntegerField(default=0)),
-                ('new_patient', models.BooleanField(default=True)),
-                ('allergies', models.TextField(blank=True)),
-                ('subjective', models.TextField(blank=True)),
-                ('objective', models.TextField(blank=True)),
-                ('assessment', models.TextField(blank=True)),
-                ('plan', models.TextField(blank=True)),
-                ('follow_up_on', models.DateField(blank=True, null=True)),
-                ('follow_up_note', models.CharField(blank=True, max_length=300)),
-                ('prescriber_contact', models.CharField(blank=True, choices=[('', 'Not contacted'), ('fax', 'Fax'), ('phone', 'Phone'), ('emessage', 'Secure e-message')], default='', max_length=8)),
-                ('prescriber_note', models.TextField(blank=True)),
-                ('amendment_reason', models.CharField(blank=True, max_length=300)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('signed_at', models.DateTimeField(blank=True, null=True)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('location', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='rxrevops.location')),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='rxrevops.organization')),
-                ('patient', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='encounters', to='claims.patient')),
-                ('signed_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('worklist_item', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='adherence.worklistitem')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("series", models.UUIDField(db_index=True)),
+                ("version", models.PositiveSmallIntegerField(default=1)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("cmr", "Comprehensive medication review (CMR)"),
+                            ("tmr", "Targeted medication review (TMR)"),
+                        ],
+                        default="cmr",
+                        max_length=3,
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("draft", "Draft"), ("signed", "Signed")],
+                        default="draft",
+                        max_length=6,
+                    ),
+                ),
+                ("held_on", models.DateField()),
+                (
+                    "mode",
+                    models.CharField(
+                        choices=[
+                            ("in_person", "In person"),
+                            ("phone", "Telephone"),
+                            ("video", "Video (telehealth)"),
+                        ],
+                        default="in_person",
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "recipient",
+                    models.CharField(
+                        choices=[
+                            ("patient", "Patient"),
+                            ("caregiver", "Caregiver"),
+                            ("representative", "Authorized representative"),
+                        ],
+                        default="patient",
+                        max_length=14,
+                    ),
+                ),
+                ("minutes", models.PositiveSmallIntegerField(default=0)),
+                ("new_patient", models.BooleanField(default=True)),
+                ("allergies", models.TextField(blank=True)),
+                ("subjective", models.TextField(blank=True)),
+                ("objective", models.TextField(blank=True)),
+                ("assessment", models.TextField(blank=True)),
+                ("plan", models.TextField(blank=True)),
+                ("follow_up_on", models.DateField(blank=True, null=True)),
+                ("follow_up_note", models.CharField(blank=True, max_length=300)),
+                (
+                    "prescriber_contact",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("", "Not contacted"),
+                            ("fax", "Fax"),
+                            ("phone", "Phone"),
+                            ("emessage", "Secure e-message"),
+                        ],
+                        default="",
+                        max_length=8,
+                    ),
+                ),
+                ("prescriber_note", models.TextField(blank=True)),
+                ("amendment_reason", models.CharField(blank=True, max_length=300)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("signed_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "location",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="rxrevops.location",
+                    ),
+                ),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="rxrevops.organization",
+                    ),
+                ),
+                (
+                    "patient",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="encounters",
+                        to="claims.patient",
+                    ),
+                ),
+                (
+                    "signed_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "worklist_item",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="adherence.worklistitem",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-held_on', '-pk'],
+                "ordering": ["-held_on", "-pk"],
             },
         ),
         migrations.CreateModel(
-            name='EncounterMedication',
+            name="EncounterMedication",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('position', models.PositiveSmallIntegerField(default=0)),
-                ('source', models.CharField(choices=[('fill', 'Dispensed here'), ('otc', 'Over the counter'), ('supplement', 'Herbal or supplement'), ('other', 'Dispensed elsewhere')], default='fill', max_length=10)),
-                ('name', models.CharField(max_length=200)),
-                ('ndc', models.CharField(blank=True, max_length=11, verbose_name='NDC')),
-                ('how_used', models.CharField(blank=True, max_length=300, verbose_name='how I use it')),
-                ('why_used', models.CharField(blank=True, max_length=300, verbose_name='why I use it')),
-                ('prescriber', models.CharField(blank=True, max_length=200)),
-                ('started_on', models.DateField(blank=True, null=True)),
-                ('stopped_on', models.DateField(blank=True, null=True)),
-                ('why_stopped', models.CharField(blank=True, max_length=300)),
-                ('encounter', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='medications', to='clinical.encounter')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("position", models.PositiveSmallIntegerField(default=0)),
+                (
+                    "source",
+                    models.CharField(
+                        choices=[
+                            ("fill", "Dispensed here"),
+                            ("otc", "Over the counter"),
+                            ("supplement", "Herbal or supplement"),
+                            ("other", "Dispensed elsewhere"),
+                        ],
+                        default="fill",
+                        max_length=10,
+                    ),
+                ),
+                ("name", models.CharField(max_length=200)),
+                ("ndc", models.CharField(blank=True, max_length=11, verbose_name="NDC")),
+                (
+                    "how_used",
+                    models.CharField(blank=True, max_length=300, verbose_name="how I use it"),
+                ),
+                (
+                    "why_used",
+                    models.CharField(blank=True, max_length=300, verbose_name="why I use it"),
+                ),
+                ("prescriber", models.CharField(blank=True, max_length=200)),
+                ("started_on", models.DateField(blank=True, null=True)),
+                ("stopped_on", models.DateField(blank=True, null=True)),
+                ("why_stopped", models.CharField(blank=True, max_length=300)),
+                (
+                    "encounter",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="medications",
+                        to="clinical.encounter",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['position', 'pk'],
+                "ordering": ["position", "pk"],
             },
         ),
         migrations.CreateModel(
-            name='EncounterProblem',
+            name="EncounterProblem",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('position', models.PositiveSmallIntegerField(default=0)),
-                ('medication', models.CharField(blank=True, max_length=200)),
-                ('reason_code', models.CharField(max_length=2, verbose_name='reason for service')),
-                ('service_code', models.CharField(blank=True, max_length=2, verbose_name='professional service')),
-                ('result_code', models.CharField(blank=True, max_length=2, verbose_name='result of service')),
-                ('talked_about', models.CharField(max_length=400, verbose_name='what we talked about')),
-                ('patient_action', models.CharField(blank=True, max_length=400, verbose_name='what I need to do')),
-                ('note', models.TextField(blank=True)),
-                ('encounter', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='problems', to='clinical.encounter')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("position", models.PositiveSmallIntegerField(default=0)),
+                ("medication", models.CharField(blank=True, max_length=200)),
+                ("reason_code", models.CharField(max_length=2, verbose_name="reason for service")),
+                (
+                    "service_code",
+                    models.CharField(blank=True, max_length=2, verbose_name="professional service"),
+                ),
+                (
+                    "result_code",
+                    models.CharField(blank=True, max_length=2, verbose_name="result of service"),
+                ),
+                (
+                    "talked_about",
+                    models.CharField(max_length=400, verbose_name="what we talked about"),
+                ),
+                (
+                    "patient_action",
+                    models.CharField(blank=True, max_length=400, verbose_name="what I need to do"),
+                ),
+                ("note", models.TextField(blank=True)),
+                (
+                    "encounter",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="problems",
+                        to="clinical.encounter",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['position', 'pk'],
+                "ordering": ["position", "pk"],
             },
         ),
         migrations.CreateModel(
-            name='PointOfCareTest',
+            name="PointOfCareTest",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('a1c', 'Hemoglobin A1c'), ('strep', 'Rapid strep A'), ('flu', 'Influenza A/B'), ('covid', 'COVID-19 antigen')], max_length=5)),
-                ('performed_on', models.DateField()),
-                ('result', models.CharField(max_length=100)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('location', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='rxrevops.location')),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='rxrevops.organization')),
-                ('patient', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='poc_tests', to='claims.patient')),
-                ('performed_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("a1c", "Hemoglobin A1c"),
+                            ("strep", "Rapid strep A"),
+                            ("flu", "Influenza A/B"),
+                            ("covid", "COVID-19 antigen"),
+                        ],
+                        max_length=5,
+                    ),
+                ),
+                ("performed_on", models.DateField()),
+                ("result", models.CharField(max_length=100)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "location",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="rxrevops.location",
+                    ),
+                ),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="rxrevops.organization",
+                    ),
+                ),
+                (
+                    "patient",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="poc_tests",
+                        to="claims.patient",
+                    ),
+                ),
+                (
+                    "performed_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-performed_on', '-pk'],
+                "ordering": ["-performed_on", "-pk"],
             },
         ),
         migrations.CreateModel(
-            name='ClinicalClaim',
+            name="ClinicalClaim",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('service', models.CharField(choices=[('mtm', 'MTM encounter'), ('immunization', 'Immunization administration'), ('poc_test', 'Point-of-care test')], max_length=12)),
-                ('service_date', models.DateField()),
-                ('encounter_series', models.UUIDField(blank=True, null=True, unique=True)),
-                ('payer', models.CharField(blank=True, max_length=200)),
-                ('lines', models.JSONField(default=list)),
-                ('billed_cents', models.BigIntegerField(default=0)),
-                ('paid_cents', models.BigIntegerField(default=0)),
-                ('status', models.CharField(choices=[('ready', 'Ready to bill'), ('billed', 'Billed'), ('paid', 'Paid'), ('denied', 'Denied'), ('void', 'Void')], default='ready', max_length=8)),
-                ('status_note', models.CharField(blank=True, max_length=300)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('immunization', models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='claim', to='clinical.immunization')),
-                ('location', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='rxrevops.location')),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='rxrevops.organization')),
-                ('patient', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='clinical_claims', to='claims.patient')),
-                ('poc_test', models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='claim', to='clinical.pointofcaretest')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "service",
+                    models.CharField(
+                        choices=[
+                            ("mtm", "MTM encounter"),
+                            ("immunization", "Immunization administration"),
+                            ("poc_test", "Point-of-care test"),
+                        ],
+                        max_length=12,
+                    ),
+                ),
+                ("service_date", models.DateField()),
+                ("encounter_series", models.UUIDField(blank=True, null=True, unique=True)),
+                ("payer", models.CharField(blank=True, max_length=200)),
+                ("lines", models.JSONField(default=list)),
+                ("billed_cents", models.BigIntegerField(default=0)),
+                ("paid_cents", models.BigIntegerField(default=0)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("ready", "Ready to bill"),
+                            ("billed", "Billed"),
+                            ("paid", "Paid"),
+                            ("denied", "Denied"),
+                            ("void", "Void"),
+                        ],
+                        default="ready",
+                        max_length=8,
+                    ),
+                ),
+                ("status_note", models.CharField(blank=True, max_length=300)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "immunization",
+                    models.OneToOneField(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="claim",
+                        to="clinical.immunization",
+                    ),
+                ),
+                (
+                    "location",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="rxrevops.location",
+                    ),
+                ),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="rxrevops.organization",
+                    ),
+                ),
+                (
+                    "patient",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="clinical_claims",
+                        to="claims.patient",
+                    ),
+                ),
+                (
+                    "poc_test",
+                    models.OneToOneField(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="claim",
+                        to="clinical.pointofcaretest",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-service_date', '-pk'],
+                "ordering": ["-service_date", "-pk"],
             },
         ),
         migrations.AddIndex(
-            model_name='encounter',
-            index=models.Index(fields=['location', 'status', 'held_on'], name='clinical_en_locatio_f466ff_idx'),
+            model_name="encounter",
+            index=models.Index(
+                fields=["location", "status", "held_on"], name="clinical_en_locatio_f466ff_idx"
+            ),
         ),
         migrations.AddIndex(
-            model_name='encounter',
-            index=models.Index(fields=['organization', 'kind', 'status', 'held_on'], name='clinical_en_organiz_915e82_idx'),
+            model_name="encounter",
+            index=models.Index(
+                fields=["organization", "kind", "status", "held_on"],
+                name="clinical_en_organiz_915e82_idx",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='encounter',
-            constraint=models.UniqueConstraint(fields=('series', 'version'), name='encounter_version_once'),
+            model_name="encounter",
+            constraint=models.UniqueConstraint(
+                fields=("series", "version"), name="encounter_version_once"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='encounter',
-            constraint=models.UniqueConstraint(condition=models.Q(('status', 'draft')), fields=('series',), name='encounter_one_draft_per_series'),
+            model_name="encounter",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("status", "draft")),
+                fields=("series",),
+                name="encounter_one_draft_per_series",
+            ),
         ),
         migrations.AddIndex(
-            model_name='clinicalclaim',
-            index=models.Index(fields=['organization', 'service_date', 'service'], name='clinical_cl_organiz_306aec_idx'),
+            model_name="clinicalclaim",
+            index=models.Index(
+                fields=["organization", "service_date", "service"],
+                name="clinical_cl_organiz_306aec_idx",
+            ),
         ),
     ]
