@@ -192,6 +192,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # several models have a `kind`; name the MTM one so the others keep theirs
+    "ENUM_NAME_OVERRIDES": {"EncounterKindEnum": "clinical.models.Encounter.Kind"},
 }
 
 # --- Celery ---------------------------------------------------------------------------
@@ -213,6 +215,7 @@ CELERY_TASK_ROUTES = {
     "reconciliation.tasks.*": {"queue": "recon"},
     "adherence.tasks.*": {"queue": "analytics"},
     "dashboards.tasks.*": {"queue": "analytics"},
+    "clinical.tasks.*": {"queue": "default"},
 }
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     # longer than the longest job, or Redis hands a running task to a second worker
@@ -235,11 +238,24 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 30.0,
         "options": {"expires": 55},
     },
+    # the immunization registry outbox: first sends the broker missed, and retries
+    "registry-send-due": {
+        "task": "clinical.tasks.registry_send_due",
+        "schedule": 60.0,
+        "options": {"expires": 55},
+    },
 }
 WORKER_HEARTBEAT_SECONDS = 10
 JOB_STALL_SECONDS = env.int("JOB_STALL_SECONDS", default=300)
 # rebuild adherence results and worklists after each PMS import that changed rows
 WORKLISTS_AFTER_IMPORT = env.bool("WORKLISTS_AFTER_IMPORT", default=True)
+# a stand-in state registry at /clinical/registry-sandbox/ that answers VXUs with ACKs (for
+# the demo; never on in production)
+IMMUNIZATION_REGISTRY_SANDBOX = env.bool("IMMUNIZATION_REGISTRY_SANDBOX", default=False)
+if PRODUCTION and IMMUNIZATION_REGISTRY_SANDBOX:
+    raise environ.ImproperlyConfigured(
+        "IMMUNIZATION_REGISTRY_SANDBOX must be off when RXREVOPS_ENV=production"
+    )
 
 LOGGING = {
     "version": 1,

@@ -95,10 +95,12 @@ def encounter_start(
     kind: str = Encounter.Kind.CMR,
     worklist_item: WorklistItem | None = None,
     today: date | None = None,
+    reuse_draft: bool = True,
     request: Any = None,
 ) -> Encounter:
     """Open a draft for `patient`, its medication list pre-filled from the pharmacy's fills.
-    A draft of the same kind already open for the patient is returned instead of a second."""
+    A draft of the same kind already open for the patient is returned instead of a second
+    (or, with `reuse_draft=False`, refused: an integration must not write over it)."""
     _require_pharmacist(user)
     _require_store(user, patient.location_id)
     if kind not in Encounter.Kind.values:
@@ -110,6 +112,13 @@ def encounter_start(
         patient=patient, kind=kind, status=Encounter.Status.DRAFT, version=1
     ).first()
     if open_draft is not None:
+        if not reuse_draft:
+            raise ValidationError(
+                {
+                    "patient": f"A draft {kind.upper()} is already open for this patient "
+                    f"(encounter {open_draft.pk}); finish or discard it first."
+                }
+            )
         return open_draft
     meds = mtm.current_medications(
         patient_fill_rows(patient.pk, since=today - timedelta(days=MEDICATION_LOOKBACK_DAYS)),
