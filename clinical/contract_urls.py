@@ -1,5 +1,10 @@
-"""Value-based contract pages (included by clinical/urls.py)."""
+"""Value-based contract pages (included by clinical/urls.py, namespace "clinical")."""
 
-from django.urls import URLPattern
+from django.urls import URLPattern, path
 
-urlpatterns: list[URLPattern] = []
+from clinical import contract_views
+
+urlpatterns: list[URLPattern] = [
+    path("contracts/", contract_views.contracts, name="contracts"),
+    path("contracts/<int:contract_id>/", contract_views.contract_detail, name="contract_detail"),
+]

@@ -27,6 +27,7 @@ from claims.models import Patient
 from clinical.ingest.immunizations import DoseRow, read_immunizations
 from clinical.models import Immunization
 from clinical.services.immunizations import IMMUNIZATION_ROLES
+from clinical.services.registry import registry_messages_enqueue
 from rxrevops.models import ImportFile, Job, Location, Organization, Scope
 from rxrevops.services.imports import (
     ImportKind,
@@ -256,6 +257,8 @@ def _upsert(organization_id: int, doses: list[tuple[DoseRow, int, int]]) -> tupl
             unchanged += 1
     Immunization.objects.bulk_create(new)
     Immunization.objects.bulk_update(changed, FILE_FIELDS)
+    # new doses go to the state registry; the sends are queued once the file has committed
+    registry_messages_enqueue(immunizations=new)
     return len(new), len(changed), unchanged
 
 

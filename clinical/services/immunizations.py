@@ -27,6 +27,7 @@ from clinical.hl7.vxu import (
     validate_dose,
 )
 from clinical.models import Immunization
+from clinical.services.registry import registry_message_enqueue
 from rxrevops.access import Principal, location_ids_for_user, require_role_or_scope
 from rxrevops.models import AuditEvent, Role, Scope
 from rxrevops.services.audit import audit_record
@@ -174,4 +175,6 @@ def immunization_record(
             obj=imm,
             summary=f"Immunization CVX {code} lot {lot} on {administered_on} recorded",
         )
+        # the outbox row commits with the dose; its send is queued once both are committed
+        registry_message_enqueue(immunization=imm)
     return imm
