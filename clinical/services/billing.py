@@ -5,6 +5,7 @@ what the payer did with it. Clinical revenue per service is read from these rows
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from django.conf import settings
@@ -77,6 +78,8 @@ def clinical_claim_for_immunization(imm: Immunization) -> ClinicalClaim:
         .first()
     )
     lines = billing.immunization_lines(first_of_visit=first == imm.pk, fees=_fees())
+    if imm.billed_cents > 0:  # the pharmacist's (or the file's) own charge wins
+        lines = [replace(line, cents=imm.billed_cents) for line in lines]
     claim = ClinicalClaim.objects.filter(immunization=imm).first() or ClinicalClaim(
         organization_id=imm.organization_id,
         location_id=imm.location_id,

@@ -26,6 +26,7 @@ from claims.ingest.read import FileRejected, RowProblem
 from claims.models import Patient
 from clinical.ingest.immunizations import DoseRow, read_immunizations
 from clinical.models import Immunization
+from clinical.services.billing import clinical_claim_for_immunization
 from clinical.services.immunizations import IMMUNIZATION_ROLES
 from clinical.services.registry import registry_messages_enqueue
 from rxrevops.models import ImportFile, Job, Location, Organization, Scope
@@ -259,6 +260,9 @@ def _upsert(organization_id: int, doses: list[tuple[DoseRow, int, int]]) -> tupl
     Immunization.objects.bulk_update(changed, FILE_FIELDS)
     # new doses go to the state registry; the sends are queued once the file has committed
     registry_messages_enqueue(immunizations=new)
+    # each dose is billed; a corrected dose re-prices a claim not yet sent
+    for imm in [*new, *changed]:
+        clinical_claim_for_immunization(imm)
     return len(new), len(changed), unchanged
 
 

@@ -27,6 +27,7 @@ from clinical.hl7.vxu import (
     validate_dose,
 )
 from clinical.models import Immunization
+from clinical.services.billing import clinical_claim_for_immunization
 from clinical.services.registry import registry_message_enqueue
 from rxrevops.access import Principal, location_ids_for_user, require_role_or_scope
 from rxrevops.models import AuditEvent, Role, Scope
@@ -177,4 +178,5 @@ def immunization_record(
         )
         # the outbox row commits with the dose; its send is queued once both are committed
         registry_message_enqueue(immunization=imm)
+        clinical_claim_for_immunization(imm)
     return imm

@@ -13,13 +13,16 @@ from django.urls import reverse
 
 from adherence.models import WorklistItem
 from claims.models import Patient
+from clinical.encounter_selectors import clinical_revenue_for_user
 from clinical.models import ClinicalClaim, Encounter
+from clinical.services.billing import clinical_claim_update, poc_test_record
 from clinical.services.encounters import (
     encounter_amend,
     encounter_save,
     encounter_sign,
     encounter_start,
 )
+from clinical.services.immunizations import immunization_record
 from rxrevops.models import AuditEvent
 from tests.factories import PatientFactory
 from tests.support.adherence_world import (
@@ -358,3 +361,58 @@ def test_the_pharmacist_home_lists_cmrs_due_drafts_and_follow_ups(
     assert html.count('data-testid="follow-up-row"') == 1
     assert "BP check" in html
     assert patient.pk
+
+
+def test_immunizations_and_point_of_care_tests_are_billed_and_add_up_per_service(
+    worklist_chain: SimpleNamespace, login: Any
+) -> None:
+    chain = worklist_chain
+    common = {
+        "administered_on": AS_OF,
+        "mvx": "SKB",
+        "expiration": date(2027, 6, 30),
+        "dose_ml": "0.5",
+        "site": "LD",
+        "route": "IM",
+        "vis_edition_date": date(2023, 8, 6),
+        "vis_given_on": AS_OF,
+        "funding_eligibility": "V01",
+    }
+    flu = immunization_record(
+        user=chain.owner, patient=chain.at_risk, cvx="150", lot="F1", **common
+    )
+    tdap = immunization_record(
+        user=chain.owner, patient=chain.at_risk, cvx="115", lot="T1", billed_cents=3300, **common
+    )
+    assert [line["code"] for line in flu.claim.lines] == ["90471"]  # first vaccine of the visit
+    assert flu.claim.billed_cents == 2800
+    assert [line["code"] for line in tdap.claim.lines] == ["90472"]
+    assert tdap.claim.billed_cents == 3300  # the pharmacist's own charge
+    test = poc_test_record(
+        user=chain.owner, patient=chain.at_risk, kind="flu", performed_on=AS_OF, result="Negative"
+    )
+    assert test.claim.lines == [
+        {
+            "code": "87804-QW",
+            "units": 2,
+            "cents": 4000,
+            "description": test.claim.lines[0]["description"],
+        }
+    ]
+    enc = ready(encounter_start(user=chain.owner, patient=chain.at_risk, today=AS_OF), chain.owner)
+    encounter_sign(user=chain.owner, encounter=enc)
+
+    clinical_claim_update(user=chain.revenue, claim=flu.claim, status="paid", paid_cents=2500)
+    with pytest.raises(ValidationError):
+        clinical_claim_update(user=chain.revenue, claim=tdap.claim, status="denied")
+    html = login(chain.owner).get(reverse("clinical:revenue") + "?from=2026-01-01&to=2026-12-31")
+    text = html.content.decode()
+    assert 'data-testid="revenue-immunization"' in text
+    year = {"since": date(2026, 1, 1), "until": date(2026, 12, 31)}
+    rows = {r.service: r for r in clinical_revenue_for_user(chain.owner, **year)}
+    assert (rows["immunization"].claims, rows["immunization"].billed_cents) == (2, 6100)
+    assert rows["immunization"].paid_cents == 2500
+    assert rows["immunization"].open_cents == 3300
+    assert rows["poc_test"].billed_cents == 4000
+    assert rows["mtm"].billed_cents == 7500 + 2 * 2500
+    assert "$226.00" in text  # 61.00 + 40.00 + 125.00 billed in all
