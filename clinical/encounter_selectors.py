@@ -222,3 +222,17 @@ def poc_tests_for_user(user: Principal, *, patient_id: int | None = None) -> Any
     if patient_id is not None:
         qs = qs.filter(patient_id=patient_id)
     return qs.order_by("-performed_on", "-pk")
+
+
+def clinical_revenue_by_location_for_user(
+    user: Principal, *, since: date | None = None, until: date | None = None
+) -> dict[int, tuple[int, int]]:
+    """{location id: (billed cents, paid cents)} of clinical claims, void ones left out."""
+    rows = (
+        clinical_claims_for_user(user, since=since, until=until)
+        .exclude(status=ClinicalClaim.Status.VOID)
+        .order_by()
+        .values("location_id")
+        .annotate(billed=Sum("billed_cents"), paid=Sum("paid_cents"))
+    )
+    return {r["location_id"]: (r["billed"] or 0, r["paid"] or 0) for r in rows}

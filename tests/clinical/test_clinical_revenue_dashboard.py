@@ -1,0 +1,52 @@
+"""Clinical billing flows into the owner's chain overview: the tiles and the per-store
+columns equal the clinical claims summed straight from the table."""
+
+from __future__ import annotations
+
+from datetime import date
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.urls import reverse
+
+from clinical.services.billing import clinical_claim_update, poc_test_record
+from rxrevops.templatetags.money import cents
+
+pytestmark = pytest.mark.django_db
+
+
+def test_the_chain_overview_shows_clinical_revenue_billed_and_paid_per_store(
+    chain: SimpleNamespace, login: Any
+) -> None:
+    today = date.today()
+    a = poc_test_record(
+        user=chain.owner, patient=chain.patient_a, kind="a1c", performed_on=today, result="6.9%"
+    )
+    poc_test_record(
+        user=chain.owner, patient=chain.patient_b, kind="covid", performed_on=today, result="Neg"
+    )
+    void = poc_test_record(
+        user=chain.owner, patient=chain.patient_b, kind="strep", performed_on=today, result="Pos"
+    )
+    clinical_claim_update(user=chain.owner, claim=a.claim, status="paid", paid_cents=1999)
+    clinical_claim_update(user=chain.owner, claim=void.claim, status="void")
+
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT location_id, sum(billed_cents), sum(paid_cents) FROM clinical_clinicalclaim"
+            " WHERE status <> 'void' AND service_date >= %s GROUP BY location_id",
+            [today.replace(month=1, day=1)],
+        )
+        per_store = {loc: (int(b), int(p)) for loc, b, p in cur.fetchall()}
+    assert per_store[chain.loc_a.pk] == (2500, 1999)
+    assert per_store[chain.loc_b.pk] == (4100, 0)
+
+    html = login(chain.owner).get(reverse("dashboards:index")).content.decode()
+    billed = sum(b for b, _ in per_store.values())
+    paid = sum(p for _, p in per_store.values())
+    link = '<a href="/clinical/revenue/">'
+    assert f'data-testid="tile-clinical-billed">{link}{cents(billed)}' in html
+    assert f'data-testid="tile-clinical-paid">{cents(paid)}' in html
+    assert cents(4100) in html  # store B's column
