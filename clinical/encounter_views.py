@@ -41,8 +41,9 @@ from clinical.encounter_selectors import (
     encounters_current_for_user,
     pharmacist_day_for_user,
 )
-from clinical.models import ClinicalClaim, Encounter
+from clinical.models import ClinicalClaim, Encounter, RegistryMessage
 from clinical.mtm import code_set
+from clinical.registry_selectors import registry_status_counts_for_user
 from clinical.selectors import immunizations_for_user
 from clinical.services.billing import clinical_claim_update, poc_test_record
 from clinical.services.encounters import (
@@ -70,6 +71,12 @@ def home(request: HttpRequest) -> HttpResponse:
         "revenue": revenue,
         "revenue_total": sum(r.billed_cents for r in revenue),
         "immunizations": immunizations_for_user(request.user)[:RECENT_IMMUNIZATIONS],
+        # rejected or failed registry messages wait for the pharmacist
+        "outbox_problems": sum(
+            c.count
+            for c in registry_status_counts_for_user(request.user)
+            if c.status in (RegistryMessage.Status.REJECTED, RegistryMessage.Status.FAILED)
+        ),
     }
     return render(request, "clinical/home.html", context)
 
