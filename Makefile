@@ -28,7 +28,7 @@ demo: install services
 	$(BIN)/python manage.py collectstatic --no-input --verbosity 0
 	$(BIN)/python manage.py seed_demo
 	@echo "RxRevOps is starting on http://127.0.0.1:8000 — Ctrl-C stops web, worker and beat."
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start -f Procfile
+	IMMUNIZATION_REGISTRY_SANDBOX=1 PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start -f Procfile
 
 ## make test: everything the suite needs, then lint, types, architecture and tests.
 test: install services chromium lint typecheck pytest

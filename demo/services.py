@@ -12,11 +12,13 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from django.contrib.auth.models import User
 from django.db import transaction
 
 from adherence.services.build import worklists_build_now
 from claims.services.pms_import import pms_import_path
 from clinical.services.immunization_import import immunization_import_path
+from demo.clinical import ClinicalSeed, demo_clinical_seed, demo_registries_create
 from demo.world.build import build_world
 from demo.world.model import World
 from demo.world.writers import clear_world, write_world
@@ -43,6 +45,7 @@ class DemoResult:
     file_count: int
     imported: int  # PMS export files imported by this run
     worklists: dict[str, Any]  # the worklist build's counts
+    clinical: ClinicalSeed | None  # None when a re-seed found the clinical work done
 
 
 def demo_seed(*, password: str, seed: int, scale: str, as_of: date, files_dir: Path) -> DemoResult:
@@ -71,9 +74,20 @@ def demo_seed(*, password: str, seed: int, scale: str, as_of: date, files_dir: P
         manifest=manifest, files_dir=files_dir, locations={loc.ncpdp_id: loc for loc in locations}
     )
     imported += _import_remittances(manifest=manifest, files_dir=files_dir, organization=org)
+    # before the import: each dose goes to its state's registry (the app's sandbox)
+    demo_registries_create(org)
     # before the build: the doses given close their care gaps
     imported += _import_immunizations(manifest=manifest, files_dir=files_dir, organization=org)
     worklists = _build_worklists(organization=org, as_of=as_of, changed=imported > 0)
+    clinical = demo_clinical_seed(
+        organization=org,
+        pharmacist=User.objects.get(email=f"pharmacist@{DEMO_DOMAIN}"),
+        owner=User.objects.get(email=f"owner@{DEMO_DOMAIN}"),
+        as_of=as_of,
+    )
+    if clinical is not None and clinical.cmrs_signed + clinical.tmrs_signed:
+        # the signed CMRs close their gaps
+        worklists = _build_worklists(organization=org, as_of=as_of, changed=True)
     return DemoResult(
         logins=logins,
         world=world,
@@ -81,6 +95,7 @@ def demo_seed(*, password: str, seed: int, scale: str, as_of: date, files_dir: P
         file_count=len(manifest["files"]),
         imported=imported,
         worklists=worklists,
+        clinical=clinical,
     )
 
 
@@ -106,17 +121,24 @@ def _build_worklists(*, organization: Organization, as_of: date, changed: bool) 
 
 
 def _demo_users(*, org: Organization, locations: list[Location], password: str) -> list[DemoLogin]:
+    # invented names: the pharmacist's signs the take-aways
     plan = [
-        ("owner", Role.OWNER, None),
-        ("revenue", Role.REVENUE, None),
-        ("pharmacist", Role.PHARMACIST, [locations[0]]),
-        ("technician", Role.TECHNICIAN, [locations[0]]),
+        ("owner", Role.OWNER, None, ("Dana", "Lindqvist")),
+        ("revenue", Role.REVENUE, None, ("Marcus", "Okafor")),
+        ("pharmacist", Role.PHARMACIST, [locations[0]], ("Priya", "Halvorsen")),
+        ("technician", Role.TECHNICIAN, [locations[0]], ("Jordan", "Reyes")),
     ]
     logins = []
-    for local, role, scoped in plan:
+    for local, role, scoped, (first, last) in plan:
         email = f"{local}@{DEMO_DOMAIN}"
         user_upsert_with_role(
-            email=email, password=password, organization=org, role=role, locations=scoped
+            email=email,
+            password=password,
+            organization=org,
+            role=role,
+            locations=scoped,
+            first_name=first,
+            last_name=last,
         )
         where = ", ".join(loc.name for loc in scoped) if scoped else "all locations"
         logins.append(DemoLogin(email=email, role=Role(role).label, scope=where))

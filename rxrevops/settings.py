@@ -251,6 +251,8 @@ JOB_STALL_SECONDS = env.int("JOB_STALL_SECONDS", default=300)
 WORKLISTS_AFTER_IMPORT = env.bool("WORKLISTS_AFTER_IMPORT", default=True)
 # a stand-in state registry at /clinical/registry-sandbox/ that answers VXUs with ACKs (for
 # the demo; never on in production)
+# the chain's clinical-service charges (shape of clinical/codes/fees.json); blank: that file
+CLINICAL_FEE_SCHEDULE = env.str("CLINICAL_FEE_SCHEDULE", default="")
 IMMUNIZATION_REGISTRY_SANDBOX = env.bool("IMMUNIZATION_REGISTRY_SANDBOX", default=False)
 if PRODUCTION and IMMUNIZATION_REGISTRY_SANDBOX:
     raise environ.ImproperlyConfigured(

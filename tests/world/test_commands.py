@@ -12,7 +12,7 @@ from django.core.management import CommandError, call_command
 
 from adherence.models import MeasureResult, WorklistItem
 from claims.models import Fill, Patient
-from clinical.models import Immunization
+from clinical.models import ClinicalClaim, Encounter, Immunization, PointOfCareTest
 from reconciliation.models import Remittance
 from rxrevops.access import location_ids_for_user
 from rxrevops.models import Job, Location, Membership, Organization, Role
@@ -61,6 +61,8 @@ def test_seed_demo_twice_leaves_the_same_state(db: Any, settings: Any, tmp_path:
         Job.objects.count(),
         Remittance.objects.count(),
         Immunization.objects.count(),
+        Encounter.objects.count(),
+        ClinicalClaim.objects.count(),
     )
     out = StringIO()
     call_command(*args, stdout=out)
@@ -73,6 +75,8 @@ def test_seed_demo_twice_leaves_the_same_state(db: Any, settings: Any, tmp_path:
         Job.objects.count(),
         Remittance.objects.count(),
         Immunization.objects.count(),
+        Encounter.objects.count(),
+        ClinicalClaim.objects.count(),
     )
     assert first == again
     assert first[:3] == (1, 3, 4)
@@ -83,8 +87,14 @@ def test_seed_demo_twice_leaves_the_same_state(db: Any, settings: Any, tmp_path:
     assert manifest["as_of"] == "2026-04-30"
     remit_files = [e for e in manifest["files"] if e["kind"] == "remit_835"]
     # one import job per store and month, one per 835 file, one for the immunization
-    # records, one worklist build; none added by the re-run
-    assert first[5] == 12 + len(remit_files) + 1 + 1
+    # records, one worklist build and one more after the demo's reviews are signed; none
+    # added by the re-run
+    assert first[5] == 12 + len(remit_files) + 1 + 2
+    assert Encounter.objects.filter(status="signed").exists()  # the pharmacist's reviews
+    assert Encounter.objects.filter(status="draft").count() == 1
+    # every dose, test and signed review is billed
+    signed_series = Encounter.objects.filter(status="signed").values("series").distinct().count()
+    assert first[9] == first[7] + PointOfCareTest.objects.count() + signed_series
     assert first[7] > 0  # the world's immunization records went through their importer
     assert WorklistItem.objects.filter(kind="refill").exists()
     assert MeasureResult.objects.filter(measure="PDC-STA", status="measured").exists()

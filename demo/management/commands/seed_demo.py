@@ -58,6 +58,13 @@ class Command(BaseCommand):
             f"{c.get('refill_items', 0)} refills at risk or late, "
             f"{c.get('care_gap_items', 0)} care gaps"
         )
+        if result.clinical is not None:
+            k = result.clinical
+            self.stdout.write(
+                f"Clinical: {k.contracts} value-based contracts, {k.registries} state registries "
+                f"(sandbox), {k.cmrs_signed} CMRs and {k.tmrs_signed} TMRs signed, "
+                f"{k.drafts} draft, {k.poc_tests} point-of-care tests"
+            )
         self.stdout.write(
             f"Sign in at http://127.0.0.1:8000/accounts/login/ with password: {password}"
         )
