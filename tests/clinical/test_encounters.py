@@ -367,7 +367,7 @@ def test_immunizations_and_point_of_care_tests_are_billed_and_add_up_per_service
     worklist_chain: SimpleNamespace, login: Any
 ) -> None:
     chain = worklist_chain
-    common = {
+    common: dict[str, Any] = {
         "administered_on": AS_OF,
         "mvx": "SKB",
         "expiration": date(2027, 6, 30),
