@@ -58,6 +58,8 @@ def main() -> None:
         page.screenshot(path=str(OUT / "api-docs.png"))
         technician = browser.new_page(viewport={"width": 1280, "height": 900})
         _technician_pages(technician)
+        pharmacist = browser.new_page(viewport={"width": 1280, "height": 900})
+        _pharmacist_pages(pharmacist)
         browser.close()
 
 
@@ -77,6 +79,29 @@ def _technician_pages(page: Page) -> None:
     page.locator("a[href*='/adherence/locations/']").first.click()
     page.wait_for_selector(".main-svg")
     page.screenshot(path=str(OUT / "adherence-panel.png"), full_page=True)
+
+
+def _pharmacist_pages(page: Page) -> None:
+    page.goto(f"{BASE}/accounts/login/")
+    page.fill("#id_username", "pharmacist@demo.rxrevops")
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_load_state()
+    page.goto(f"{BASE}/clinical/")
+    page.screenshot(path=str(OUT / "pharmacist-home.png"), full_page=True)
+    page.locator("[data-testid=draft-row] a").first.click()
+    page.wait_for_selector("[data-testid=encounter-form]")
+    page.screenshot(path=str(OUT / "encounter-editor.png"), full_page=True)
+    page.goto(f"{BASE}/clinical/")
+    page.locator("[data-testid=recent-signed] a", has_text="Print").first.click()
+    page.wait_for_selector("[data-testid=action-plan]")
+    page.screenshot(path=str(OUT / "takeaway.png"), full_page=True)
+    page.goto(f"{BASE}/clinical/outbox/")
+    page.screenshot(path=str(OUT / "outbox.png"))
+    page.goto(f"{BASE}/clinical/contracts/")
+    page.locator("a[href*='/clinical/contracts/']").last.click()
+    page.wait_for_load_state()
+    page.screenshot(path=str(OUT / "contract.png"), full_page=True)
 
 
 if __name__ == "__main__":
