@@ -58,10 +58,15 @@ class TakeAway:
         first = self.patient_name.split(",")[-1].strip() or self.patient_name
         return [
             f"Dear {first},",
-            f"Thank you for talking with me {held} on {self.prepared_on:%B %-d, %Y} about your "
-            "health and medications. As part of your Medicare drug plan's Medication Therapy "
-            "Management program, I reviewed all the medications you take, including "
-            "over-the-counter products, vitamins and herbals.",
+            (
+                f"Thank you for talking with me {held} on {self.prepared_on:%B %-d, %Y} about "
+                "your health and medications. As part of your Medicare drug plan's Medication "
+                "Therapy Management program, I reviewed all the medications you take, including "
+                "over-the-counter products, vitamins and herbals."
+                if self.review_kind == "cmr"
+                else f"Thank you for talking with me {held} on {self.prepared_on:%B %-d, %Y} "
+                "about the medications we reviewed together."
+            ),
             "Enclosed are two documents. Your Medication Action Plan has steps you can take to "
             "get the best results from your medications. Your Personal Medication List will "
             "help you keep track of your medications and how to use them the right way.",
