@@ -10,7 +10,7 @@ from __future__ import annotations
 from django.db import models
 from django.db.models import Q
 
-from rxrevops.querysets import OrganizationOrLocationScopedQuerySet
+from rxrevops.querysets import LocationScopedQuerySet, OrganizationOrLocationScopedQuerySet
 
 
 class Remittance(models.Model):
@@ -228,3 +228,107 @@ class ProviderAdjustment(models.Model):
 
     def __str__(self) -> str:
         return f"PLB {self.reason} {self.amount_cents}"
+
+
+class ClaimResult(models.Model):
+    """What one PMS claim really earned and what is still owed: derived by the reconciliation
+    run from the claim, every 835 payment matched to it, PLB amounts tied to it, fee lines
+    and costs. Rebuilt on every run (replaced, never appended). Money in integer cents."""
+
+    class Status(models.TextChoices):
+        PAID = "paid", "Paid in full"
+        SHORT_PAID = "short_paid", "Short-paid"
+        OVERPAID = "overpaid", "Over-paid"
+        PENDING = "pending", "Not yet due"
+        UNPAID = "unpaid", "Unpaid (overdue)"
+        REVERSED = "reversed", "Reversed"
+        REVERSED_BUT_PAID = "reversed_but_paid", "Reversed but paid"
+        RECOUPED = "recouped", "Recouped"
+        REVERSAL = "reversal", "Reversal transaction"
+        CASH = "cash", "Cash (no plan)"
+
+    class Match(models.TextChoices):
+        AUTHORIZATION = "authorization", "Payer claim reference (CLP07)"
+        RX_FILL_DATE = "rx_fill_date", "Rx number, fill and date of service (CLP01 + DTM)"
+        NONE = "", "Not matched"
+
+    organization = models.ForeignKey(
+        "rxrevops.Organization", on_delete=models.CASCADE, related_name="+"
+    )
+    location = models.ForeignKey("rxrevops.Location", on_delete=models.CASCADE, related_name="+")
+    # the claim this result is about (Fill rows keep their id across re-imports)
+    fill = models.OneToOneField(
+        "claims.Fill", on_delete=models.CASCADE, related_name="result", db_constraint=False
+    )
+    date_of_service = models.DateField()
+    status = models.CharField(max_length=20, choices=Status.choices)
+    matched_by = models.CharField(max_length=16, choices=Match.choices, blank=True)
+    payments = models.PositiveSmallIntegerField(default=0)  # 835 claim payments matched
+    expected_cents = models.BigIntegerField()  # the plan paid at adjudication
+    remitted_cents = models.BigIntegerField(default=0)  # net of every matched CLP04
+    recouped_cents = models.BigIntegerField(default=0)  # PLB take-backs tied to the claim
+    dir_cents = models.BigIntegerField(default=0)  # DIR/fees withheld on the remit (CAS)
+    variance_cents = models.BigIntegerField(default=0)  # remitted - recouped - expected
+    fees_actual_cents = models.BigIntegerField(default=0)
+    fees_estimated_cents = models.BigIntegerField(default=0)
+    acquisition_cents = models.BigIntegerField(default=0)
+    acquisition_source = models.CharField(max_length=12, blank=True)  # invoice | nadac | pms
+    net_margin_cents = models.BigIntegerField(default=0)
+    due_on = models.DateField(null=True)
+    age_bucket = models.CharField(max_length=6, blank=True)  # 0-30, 31-60, 61-90, 90+
+    below_cost = models.BooleanField(default=False)
+    reasons = models.JSONField(default=list)  # CARC/RARC/PLB codes with amounts
+    job = models.ForeignKey("rxrevops.Job", null=True, on_delete=models.SET_NULL, related_name="+")
+    computed_at = models.DateTimeField()
+
+    objects = LocationScopedQuerySet["ClaimResult"].as_manager()
+
+    class Meta:
+        indexes = [
+            # the workbench lists a store's exceptions by status and age
+            models.Index(fields=["location", "status", "date_of_service"]),
+            models.Index(fields=["organization", "status"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.fill_id}: {self.status}"
+
+
+class UnmatchedPayment(models.Model):
+    """An 835 claim payment no claim was found for: kept, never dropped, until a run matches it."""
+
+    organization = models.ForeignKey(
+        "rxrevops.Organization", on_delete=models.CASCADE, related_name="+"
+    )
+    location = models.ForeignKey(
+        "rxrevops.Location", null=True, on_delete=models.CASCADE, related_name="+"
+    )
+    payment = models.OneToOneField(ClaimPayment, on_delete=models.CASCADE, related_name="+")
+    paid_cents = models.BigIntegerField()
+    reason = models.CharField(max_length=200)
+    job = models.ForeignKey("rxrevops.Job", null=True, on_delete=models.SET_NULL, related_name="+")
+
+    objects = OrganizationOrLocationScopedQuerySet["UnmatchedPayment"].as_manager()
+
+
+class PlbAllocation(models.Model):
+    """Where a PLB amount went: tied to a claim by its reference, or allocated by the
+    documented rule (pro rata to the remittance's paid claims), marked as allocated."""
+
+    organization = models.ForeignKey(
+        "rxrevops.Organization", on_delete=models.CASCADE, related_name="+"
+    )
+    adjustment = models.ForeignKey(
+        ProviderAdjustment, on_delete=models.CASCADE, related_name="allocations"
+    )
+    fill = models.ForeignKey(
+        "claims.Fill", null=True, on_delete=models.CASCADE, related_name="+", db_constraint=False
+    )
+    amount_cents = models.BigIntegerField()
+    allocated = models.BooleanField()  # True: by rule; False: tied by reference
+    job = models.ForeignKey("rxrevops.Job", null=True, on_delete=models.SET_NULL, related_name="+")
+
+
+# other reconciliation sub-domains keep their models in their own modules, registered here
+from reconciliation.contract_models import *  # noqa: E402,F403
+from reconciliation.input_models import *  # noqa: E402,F403

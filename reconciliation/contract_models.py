@@ -1,0 +1,1 @@
+"""Payer contracts: models."""

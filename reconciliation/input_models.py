@@ -1,0 +1,1 @@
+"""Fee statements, NADAC prices and acquisition costs: models."""
