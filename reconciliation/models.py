@@ -295,7 +295,8 @@ class ClaimResult(models.Model):
 
 
 class UnmatchedPayment(models.Model):
-    """An 835 claim payment no claim was found for: kept, never dropped, until a run matches it."""
+    """An 835 claim payment no claim was found for: kept, never dropped, until a run
+    matches it."""
 
     organization = models.ForeignKey(
         "rxrevops.Organization", on_delete=models.CASCADE, related_name="+"
@@ -309,6 +310,9 @@ class UnmatchedPayment(models.Model):
     job = models.ForeignKey("rxrevops.Job", null=True, on_delete=models.SET_NULL, related_name="+")
 
     objects = OrganizationOrLocationScopedQuerySet["UnmatchedPayment"].as_manager()
+
+    def __str__(self) -> str:
+        return f"unmatched payment {self.payment_id}"
 
 
 class PlbAllocation(models.Model):
@@ -327,6 +331,9 @@ class PlbAllocation(models.Model):
     amount_cents = models.BigIntegerField()
     allocated = models.BooleanField()  # True: by rule; False: tied by reference
     job = models.ForeignKey("rxrevops.Job", null=True, on_delete=models.SET_NULL, related_name="+")
+
+    def __str__(self) -> str:
+        return f"PLB {self.adjustment_id} -> {self.fill_id}: {self.amount_cents}"
 
 
 # other reconciliation sub-domains keep their models in their own modules, registered here
