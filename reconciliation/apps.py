@@ -7,4 +7,4 @@ class ReconciliationConfig(AppConfig):
 
     def ready(self) -> None:
         # registers the "x12_835" job handler and import kind
-        from reconciliation.services import remit_import  # noqa: F401
+        from reconciliation.services import remit_import, runs  # noqa: F401  (the "reconcile" job)

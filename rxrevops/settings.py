@@ -249,10 +249,13 @@ WORKER_HEARTBEAT_SECONDS = 10
 JOB_STALL_SECONDS = env.int("JOB_STALL_SECONDS", default=300)
 # rebuild adherence results and worklists after each PMS import that changed rows
 WORKLISTS_AFTER_IMPORT = env.bool("WORKLISTS_AFTER_IMPORT", default=True)
-# a stand-in state registry at /clinical/registry-sandbox/ that answers VXUs with ACKs (for
-# the demo; never on in production)
+# days a payer has to pay a claim when no contract says otherwise; past it, an unpaid claim
+# is overdue
+RECON_DAYS_TO_PAY = env.int("RECON_DAYS_TO_PAY", default=30)
 # the chain's clinical-service charges (shape of clinical/codes/fees.json); blank: that file
 CLINICAL_FEE_SCHEDULE = env.str("CLINICAL_FEE_SCHEDULE", default="")
+# a stand-in state registry at /clinical/registry-sandbox/ that answers VXUs with ACKs (for
+# the demo; never on in production)
 IMMUNIZATION_REGISTRY_SANDBOX = env.bool("IMMUNIZATION_REGISTRY_SANDBOX", default=False)
 if PRODUCTION and IMMUNIZATION_REGISTRY_SANDBOX:
     raise environ.ImproperlyConfigured(

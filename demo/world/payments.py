@@ -196,6 +196,8 @@ def _settle_one(
     if due > as_of:
         return PENDING
     if rng.random() < payer.never_pay_rate:
+        if reversed_by is not None:
+            return REVERSED  # the pharmacy reversed it before anyone paid: nothing is owed
         late = due + timedelta(days=payer.pay_cycle_days * 2)
         return UNPAID if late <= as_of else PENDING
     paid = claim.total_paid_cents

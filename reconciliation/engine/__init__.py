@@ -1,0 +1,1 @@
+"""Reconciliation engine: pure functions over plain rows (no Django)."""

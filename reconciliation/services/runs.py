@@ -1,0 +1,360 @@
+"""Reconciliation runs: load an organization's claims, 835 payments and PLB amounts, call the
+pure engine (`reconciliation.engine.matching`), and replace the derived rows — per-claim
+results, unmatched payments, PLB allocations — in one transaction.
+
+A run is a job (`reconcile`, on the `recon` queue): queued after an import that changed
+claims or remittances, nightly by beat, by `manage.py reconcile`, or in-process. Rerunning it
+on the same facts gives the same rows, so a crashed worker's retry ends where an
+uninterrupted run would have.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections import defaultdict
+from collections.abc import Callable, Mapping
+from datetime import date, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from claims.models import Fill
+from reconciliation.engine import matching
+from reconciliation.models import (
+    Adjustment,
+    ClaimPayment,
+    ClaimResult,
+    PlbAllocation,
+    ProviderAdjustment,
+    Remittance,
+    UnmatchedPayment,
+)
+from rxrevops.models import Job, Organization
+from rxrevops.services.jobs import JobFailed, Progress, job_create, job_execute, job_handler
+
+JOB_KIND = "reconcile"
+AGE_BUCKETS = ((30, "0-30"), (60, "31-60"), (90, "61-90"))
+
+# (organization id, plan id, date of service) -> days the payer has to pay (with grace)
+TermsLookup = Callable[[int | None, date], int]
+
+
+def reconcile_request(*, organization: Organization, created_by: Any = None) -> Job:
+    """Queue a run, unless one for the organization is already waiting."""
+    waiting = Job.objects.filter(
+        organization=organization, kind=JOB_KIND, status=Job.Status.QUEUED
+    ).first()
+    if waiting is not None:
+        return waiting
+    return _job(organization, timezone.localdate(), created_by=created_by, enqueue=True)
+
+
+def reconcile_now(*, organization: Organization, as_of: date) -> Job:
+    """Run in this process as a job (the command, the demo seed, tests)."""
+    job = _job(organization, as_of, created_by=None, enqueue=False)
+    job_execute(job_id=job.pk)
+    job.refresh_from_db()
+    return job
+
+
+def _job(organization: Organization, as_of: date, *, created_by: Any, enqueue: bool) -> Job:
+    return job_create(
+        organization=organization,
+        kind=JOB_KIND,
+        params={"as_of": as_of.isoformat()},
+        label=f"Reconciliation as of {as_of:%b %-d, %Y}",
+        created_by=created_by,
+        enqueue=enqueue,
+    )
+
+
+@job_handler(JOB_KIND, queue="recon")
+def _run(job: Job, progress: Progress) -> Mapping[str, Any]:
+    try:
+        as_of = date.fromisoformat(job.params["as_of"])
+    except (KeyError, TypeError, ValueError):
+        raise JobFailed("The job has no valid as_of date.") from None
+    return reconcile_organization(organization=job.organization, as_of=as_of, job=job)
+
+
+def default_terms() -> TermsLookup:
+    days = settings.RECON_DAYS_TO_PAY
+
+    def lookup(plan_id: int | None, day: date) -> int:
+        return days
+
+    return lookup
+
+
+def reconcile_organization(
+    *,
+    organization: Organization,
+    as_of: date,
+    job: Job | None = None,
+    terms: TermsLookup | None = None,
+) -> dict[str, int]:
+    """Rebuild every claim result of `organization` as of `as_of`; returns the run's counts,
+    including the balance check (Σ CLP04 = Σ matched + Σ unmatched, to the cent)."""
+    terms = terms or default_terms()
+    claims, extra = _load_claims(organization.pk, terms)
+    payments, payment_store = _load_payments(organization.pk)
+    adjustments = _load_plb(organization.pk)
+    outcome = matching.reconcile(claims, payments, adjustments, as_of=as_of)
+    counts = _write(
+        organization=organization,
+        as_of=as_of,
+        job=job,
+        claims=claims,
+        extra=extra,
+        outcome=outcome,
+        payment_store=payment_store,
+        paid_of={p.payment_id: p.paid_cents for p in payments},
+    )
+    total = sum(p.paid_cents for p in payments)
+    matched = sum(r.remitted_cents for r in outcome.results)
+    unmatched = counts["unmatched_cents"]
+    if total != matched + unmatched:  # the engine's own invariant: never write a run that leaks
+        raise JobFailed(
+            f"The run does not balance: {total} remitted != {matched} matched + "
+            f"{unmatched} unmatched (cents)."
+        )
+    counts.update(remitted_cents=total, matched_cents=matched, claims=len(claims))
+    return counts
+
+
+def _load_claims(
+    org_id: int, terms: TermsLookup
+) -> tuple[list[matching.Claim], dict[int, tuple[int, int, int, date]]]:
+    """The organization's claims as engine rows, and per fill what the result row needs
+    besides: (location, patient pay, acquisition cost, date of service)."""
+    rows = Fill.objects.filter(location__organization_id=org_id).values_list(
+        "pk",
+        "location_id",
+        "rx_number",
+        "fill_number",
+        "date_of_service",
+        "transaction_code",
+        "status",
+        "plan_id",
+        "authorization_number",
+        "total_paid_cents",
+        "patient_pay_cents",
+        "acquisition_cost_cents",
+    )
+    claims, extra = [], {}
+    for pk, loc, rx, fill, dos, tx, status, plan, auth, paid, patient, acq in rows.iterator(
+        chunk_size=20000
+    ):
+        claims.append(
+            matching.Claim(
+                fill_id=pk,
+                location_id=loc,
+                rx_number=rx,
+                fill_number=fill,
+                date_of_service=dos,
+                transaction_code=tx,
+                reversed=status == Fill.Status.REVERSED,
+                has_plan=plan is not None and status != Fill.Status.CASH,
+                authorization=auth or "",
+                expected_cents=paid,
+                due_on=dos + timedelta(days=terms(plan, dos)),
+            )
+        )
+        extra[pk] = (loc, patient, acq, dos)
+    return claims, extra
+
+
+def _load_payments(org_id: int) -> tuple[list[matching.Payment], dict[int, int | None]]:
+    """The claim payments of the organization's current remittances (a re-sent remittance
+    replaces the one it supersedes) with their CAS adjustments."""
+    current = Remittance.objects.filter(organization_id=org_id, superseded_by__isnull=True)
+    cas: dict[int, list[tuple[str, str, int]]] = defaultdict(list)
+    for claim_id, group, reason, cents in Adjustment.objects.filter(
+        claim__remittance__in=current
+    ).values_list("claim_id", "group", "reason", "amount_cents"):
+        cas[claim_id].append((group, reason, cents))
+    payments: list[matching.Payment] = []
+    store: dict[int, int | None] = {}
+    for pk, remit, loc, ref, status, paid, ctrl, day in (
+        ClaimPayment.objects.filter(remittance__in=current)
+        .values_list(
+            "pk",
+            "remittance_id",
+            "location_id",
+            "claim_ref",
+            "status",
+            "paid_cents",
+            "payer_claim_control",
+            "service_date",
+        )
+        .iterator(chunk_size=20000)
+    ):
+        payments.append(
+            matching.Payment(
+                payment_id=pk,
+                remittance_id=remit,
+                location_id=loc,
+                claim_ref=ref,
+                payer_claim_control=ctrl,
+                status=status,
+                paid_cents=paid or 0,
+                service_date=day,
+                adjustments=tuple(cas.get(pk, ())),
+            )
+        )
+        store[pk] = loc
+    return payments, store
+
+
+def _load_plb(org_id: int) -> list[matching.ProviderAdjustment]:
+    rows = ProviderAdjustment.objects.filter(
+        remittance__organization_id=org_id, remittance__superseded_by__isnull=True
+    ).values_list("pk", "remittance_id", "reason", "reference", "amount_cents")
+    return [
+        matching.ProviderAdjustment(
+            adjustment_id=pk,
+            remittance_id=remit,
+            reason=reason,
+            reference=ref,
+            amount_cents=cents,
+        )
+        for pk, remit, reason, ref, cents in rows
+    ]
+
+
+def age_bucket(as_of: date, date_of_service: date) -> str:
+    days = (as_of - date_of_service).days
+    for limit, name in AGE_BUCKETS:
+        if days <= limit:
+            return name
+    return "90+"
+
+
+def _write(
+    *,
+    organization: Organization,
+    as_of: date,
+    job: Job | None,
+    claims: list[matching.Claim],
+    extra: dict[int, tuple[int, int, int, date]],
+    outcome: matching.Outcome,
+    payment_store: dict[int, int | None],
+    paid_of: dict[int, int],
+) -> dict[str, int]:
+    now = timezone.now()
+    by_fill = {c.fill_id: c for c in claims}
+    statuses: dict[str, int] = defaultdict(int)
+    buf = io.StringIO()
+    for r in outcome.results:
+        c = by_fill[r.fill_id]
+        loc, patient_pay, acquisition, dos = extra[r.fill_id]
+        statuses[r.status] += 1
+        # what the script earned: money received (promised, while not yet due) + patient pay
+        plan_money = c.expected_cents if r.status == "pending" else r.variance_cents
+        earned = plan_money + patient_pay - r.allocated_cents if c.has_plan else patient_pay
+        if c.transaction_code == "B2":
+            earned, acquisition = 0, 0
+        open_item = r.status in ("pending", "unpaid", "short_paid")
+        fields = (
+            organization.pk,
+            loc,
+            r.fill_id,
+            dos.isoformat(),
+            r.status,
+            r.matched_by,
+            r.payments,
+            c.expected_cents,
+            r.remitted_cents,
+            r.recouped_cents,
+            r.dir_cents,
+            r.variance_cents - c.expected_cents if c.has_plan else 0,
+            0,
+            0,
+            acquisition,
+            "pms",
+            earned - acquisition,
+            c.due_on.isoformat() if c.has_plan else r"\N",
+            age_bucket(as_of, dos) if open_item else "",
+            c.transaction_code != "B2" and c.expected_cents + patient_pay < acquisition,
+            _json_list(r.reasons),
+            job.pk if job else r"\N",
+            now.isoformat(),
+        )
+        buf.write("\t".join(_copy_text(v) for v in fields) + "\n")
+    unmatched_cents = 0
+    with transaction.atomic():
+        ClaimResult.objects.filter(organization=organization).delete()
+        UnmatchedPayment.objects.filter(organization=organization).delete()
+        PlbAllocation.objects.filter(organization=organization).delete()
+        buf.seek(0)
+        columns = (
+            "organization_id, location_id, fill_id, date_of_service, status, matched_by, "
+            "payments, expected_cents, remitted_cents, recouped_cents, dir_cents, "
+            "variance_cents, fees_actual_cents, fees_estimated_cents, acquisition_cents, "
+            "acquisition_source, net_margin_cents, due_on, age_bucket, below_cost, reasons, "
+            "job_id, computed_at"
+        )
+        sql = f"COPY reconciliation_claimresult ({columns}) FROM STDIN"
+        with connection.cursor() as cur, cur.copy(sql) as copy:
+            while chunk := buf.read(1 << 20):
+                copy.write(chunk)
+        unmatched = []
+        for u in outcome.unmatched:
+            unmatched_cents += paid_of[u.payment_id]
+            unmatched.append(
+                UnmatchedPayment(
+                    organization=organization,
+                    location_id=payment_store.get(u.payment_id),
+                    payment_id=u.payment_id,
+                    paid_cents=paid_of[u.payment_id],
+                    reason=u.reason[:200],
+                    job=job,
+                )
+            )
+        UnmatchedPayment.objects.bulk_create(unmatched, batch_size=5000)
+        PlbAllocation.objects.bulk_create(
+            [
+                PlbAllocation(
+                    organization=organization,
+                    adjustment_id=a.adjustment_id,
+                    fill_id=a.fill_id,
+                    amount_cents=a.amount_cents,
+                    allocated=a.allocated,
+                    job=job,
+                )
+                for a in outcome.allocations
+            ],
+            batch_size=5000,
+        )
+    counts = {f"status_{k}": v for k, v in sorted(statuses.items())}
+    counts.update(
+        results=len(outcome.results),
+        unmatched_payments=len(outcome.unmatched),
+        unmatched_cents=unmatched_cents,
+        plb_tied_cents=sum(
+            a.amount_cents for a in outcome.allocations if a.fill_id and not a.allocated
+        ),
+        plb_allocated_cents=sum(a.amount_cents for a in outcome.allocations if a.allocated),
+        plb_carried_cents=sum(
+            a.amount_cents for a in outcome.allocations if a.fill_id is None and not a.allocated
+        ),
+    )
+    return counts
+
+
+def _json_list(items: tuple[str, ...]) -> str:
+    return json.dumps(list(items))
+
+
+def _copy_text(value: Any) -> str:
+    if value is True:
+        return "t"
+    if value is False:
+        return "f"
+    text = str(value)
+    if text == r"\N":
+        return text
+    return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
