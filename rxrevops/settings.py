@@ -228,6 +228,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 60.0,
         "options": {"expires": 55},
     },
+    "reconcile-nightly": {
+        "task": "reconciliation.tasks.reconcile_nightly",
+        "schedule": crontab(hour=3, minute=15),
+        "options": {"expires": 3600},
+    },
     "worklists-nightly": {
         "task": "adherence.tasks.worklists_nightly",
         "schedule": crontab(hour=2, minute=30),
@@ -252,6 +257,8 @@ WORKLISTS_AFTER_IMPORT = env.bool("WORKLISTS_AFTER_IMPORT", default=True)
 # days a payer has to pay a claim when no contract says otherwise; past it, an unpaid claim
 # is overdue
 RECON_DAYS_TO_PAY = env.int("RECON_DAYS_TO_PAY", default=30)
+# reconcile after each import that changed claims, remittances, fees or costs
+RECONCILE_AFTER_IMPORT = env.bool("RECONCILE_AFTER_IMPORT", default=True)
 # the chain's clinical-service charges (shape of clinical/codes/fees.json); blank: that file
 CLINICAL_FEE_SCHEDULE = env.str("CLINICAL_FEE_SCHEDULE", default="")
 # a stand-in state registry at /clinical/registry-sandbox/ that answers VXUs with ACKs (for

@@ -17,3 +17,4 @@ DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
 # Tests that import files do not want a worklist build racing them on the test worker; the
 # test of the rebuild-after-import turns it back on.
 WORKLISTS_AFTER_IMPORT = False
+RECONCILE_AFTER_IMPORT = False

@@ -87,3 +87,21 @@ def worklists_crash_mid_build(job: Job, progress: Progress) -> dict[str, Any]:
 
         build._write_rates = write_then_die
     return dict(build._run(job, progress))
+
+
+@job_handler("test.reconcile_crash_mid_run", queue="recon")
+def reconcile_crash_mid_run(job: Job, progress: Progress) -> dict[str, Any]:
+    """The real reconciliation run, killed like an OOM-killed worker on its first attempt
+    after the results are copied in and before the unmatched payments are (nothing committed)."""
+    from reconciliation.models import UnmatchedPayment
+    from reconciliation.services import runs
+
+    if job.attempts == 1:
+        original = UnmatchedPayment.objects.bulk_create
+
+        def die(*args: Any, **kwargs: Any) -> Any:
+            os.kill(os.getpid(), signal.SIGKILL)
+            return original(*args, **kwargs)
+
+        UnmatchedPayment.objects.bulk_create = die  # type: ignore[method-assign]
+    return dict(runs._run(job, progress))

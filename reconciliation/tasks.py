@@ -1,0 +1,16 @@
+"""Reconciliation beat tasks: the nightly run."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from reconciliation.services.runs import reconcile_request
+from rxrevops.models import Organization
+
+
+@shared_task
+def reconcile_nightly() -> list[int]:
+    """Queue one run per organization with stores (a run already waiting is reused, so beat
+    firing twice queues nothing twice)."""
+    orgs = Organization.objects.filter(locations__isnull=False).distinct().order_by("pk")
+    return [reconcile_request(organization=org).pk for org in orgs]
