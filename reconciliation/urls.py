@@ -1,6 +1,6 @@
 from django.urls import path
 
-from reconciliation import views
+from reconciliation import contract_urls, views
 
 app_name = "reconciliation"
 urlpatterns = [
@@ -8,3 +8,4 @@ urlpatterns = [
     path("remittances/<int:remittance_id>/", views.remittance_detail, name="remittance_detail"),
     path("remittances/<int:remittance_id>/raw/", views.remittance_raw, name="remittance_raw"),
 ]
+urlpatterns += contract_urls.urlpatterns

@@ -14,14 +14,16 @@ import io
 import json
 from collections import defaultdict
 from collections.abc import Callable, Mapping
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from claims.models import Fill
+from claims.models import Fill, Plan
+from reconciliation.contract_selectors import contracts_in_effect
+from reconciliation.engine import contracts as core
 from reconciliation.engine import matching
 from reconciliation.models import (
     Adjustment,
@@ -38,8 +40,9 @@ from rxrevops.services.jobs import JobFailed, Progress, job_create, job_execute,
 JOB_KIND = "reconcile"
 AGE_BUCKETS = ((30, "0-30"), (60, "31-60"), (90, "61-90"))
 
-# (organization id, plan id, date of service) -> days the payer has to pay (with grace)
-TermsLookup = Callable[[int | None, date], int]
+# (plan id, date of service) -> (due date, last day still pending): the payment terms of the
+# payer contract in effect for the plan on that day
+TermsLookup = Callable[[int | None, date], tuple[date, date]]
 
 
 def reconcile_request(*, organization: Organization, created_by: Any = None) -> Job:
@@ -80,11 +83,28 @@ def _run(job: Job, progress: Progress) -> Mapping[str, Any]:
     return reconcile_organization(organization=job.organization, as_of=as_of, job=job)
 
 
-def default_terms() -> TermsLookup:
-    days = settings.RECON_DAYS_TO_PAY
+def contract_terms(organization_id: int) -> TermsLookup:
+    """Due dates from the organization's payer contracts (the version in effect for the
+    claim's plan on its date of service); without one, RECON_DAYS_TO_PAY days, no grace."""
+    contracts = contracts_in_effect(organization_id)
+    plans = {
+        pk: core.PlanKey(bin=b, pcn=p or "", group=g or "")
+        for pk, b, p, g in Plan.objects.values_list("pk", "bin", "pcn", "group")
+    }
+    default = core.PaymentTerms(days_to_pay=settings.RECON_DAYS_TO_PAY)
+    cache: dict[tuple[int | None, date], tuple[date, date]] = {}
 
-    def lookup(plan_id: int | None, day: date) -> int:
-        return days
+    def lookup(plan_id: int | None, day: date) -> tuple[date, date]:
+        hit = cache.get((plan_id, day))
+        if hit is None:
+            plan = plans.get(plan_id) if plan_id is not None else None
+            contract = core.contract_for(plan, day, contracts) if plan else None
+            terms = contract.payment if contract else default
+            hit = cache[(plan_id, day)] = (
+                core.due_date(day, terms),
+                core.overdue_after(day, terms),
+            )
+        return hit
 
     return lookup
 
@@ -98,7 +118,7 @@ def reconcile_organization(
 ) -> dict[str, int]:
     """Rebuild every claim result of `organization` as of `as_of`; returns the run's counts,
     including the balance check (Σ CLP04 = Σ matched + Σ unmatched, to the cent)."""
-    terms = terms or default_terms()
+    terms = terms or contract_terms(organization.pk)
     claims, extra = _load_claims(organization.pk, terms)
     payments, payment_store = _load_payments(organization.pk)
     adjustments = _load_plb(organization.pk)
@@ -127,9 +147,9 @@ def reconcile_organization(
 
 def _load_claims(
     org_id: int, terms: TermsLookup
-) -> tuple[list[matching.Claim], dict[int, tuple[int, int, int, date]]]:
+) -> tuple[list[matching.Claim], dict[int, tuple[int, int, int, date, date]]]:
     """The organization's claims as engine rows, and per fill what the result row needs
-    besides: (location, patient pay, acquisition cost, date of service)."""
+    besides: (location, patient pay, acquisition cost, date of service, due date)."""
     rows = Fill.objects.filter(location__organization_id=org_id).values_list(
         "pk",
         "location_id",
@@ -160,10 +180,10 @@ def _load_claims(
                 has_plan=plan is not None and status != Fill.Status.CASH,
                 authorization=auth or "",
                 expected_cents=paid,
-                due_on=dos + timedelta(days=terms(plan, dos)),
+                due_on=terms(plan, dos)[1],
             )
         )
-        extra[pk] = (loc, patient, acq, dos)
+        extra[pk] = (loc, patient, acq, dos, terms(plan, dos)[0])
     return claims, extra
 
 
@@ -239,7 +259,7 @@ def _write(
     as_of: date,
     job: Job | None,
     claims: list[matching.Claim],
-    extra: dict[int, tuple[int, int, int, date]],
+    extra: dict[int, tuple[int, int, int, date, date]],
     outcome: matching.Outcome,
     payment_store: dict[int, int | None],
     paid_of: dict[int, int],
@@ -250,7 +270,7 @@ def _write(
     buf = io.StringIO()
     for r in outcome.results:
         c = by_fill[r.fill_id]
-        loc, patient_pay, acquisition, dos = extra[r.fill_id]
+        loc, patient_pay, acquisition, dos, due = extra[r.fill_id]
         statuses[r.status] += 1
         # what the script earned: money received (promised, while not yet due) + patient pay
         plan_money = c.expected_cents if r.status == "pending" else r.variance_cents
@@ -276,7 +296,7 @@ def _write(
             acquisition,
             "pms",
             earned - acquisition,
-            c.due_on.isoformat() if c.has_plan else r"\N",
+            due.isoformat() if c.has_plan else r"\N",
             age_bucket(as_of, dos) if open_item else "",
             c.transaction_code != "B2" and c.expected_cents + patient_pay < acquisition,
             _json_list(r.reasons),

@@ -16,6 +16,9 @@ class ImportFile(models.Model):
         PMS = "pms", "PMS dispensing/claims export"
         X12_835 = "x12_835", "X12 835 remittance"
         IMMUNIZATIONS = "immunizations", "Immunization records (CSV)"
+        FEES = "fees", "PBM fee / DIR statement"
+        NADAC = "nadac", "NADAC reference prices"
+        ACQUISITION = "acquisition", "Acquisition costs (wholesaler invoices)"
 
     organization = models.ForeignKey(
         "rxrevops.Organization", on_delete=models.CASCADE, related_name="+"
