@@ -14,6 +14,7 @@ import io
 import json
 from collections import defaultdict
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -40,9 +41,9 @@ from rxrevops.services.jobs import JobFailed, Progress, job_create, job_execute,
 JOB_KIND = "reconcile"
 AGE_BUCKETS = ((30, "0-30"), (60, "31-60"), (90, "61-90"))
 
-# (plan id, date of service) -> (due date, last day still pending): the payment terms of the
-# payer contract in effect for the plan on that day
-TermsLookup = Callable[[int | None, date], tuple[date, date]]
+# (plan id, date of service) -> (the payer contract version in effect for the plan that day,
+# due date, last day still pending)
+TermsLookup = Callable[[int | None, date], tuple[core.ContractTerms | None, date, date]]
 
 
 def reconcile_request(*, organization: Organization, created_by: Any = None) -> Job:
@@ -92,15 +93,16 @@ def contract_terms(organization_id: int) -> TermsLookup:
         for pk, b, p, g in Plan.objects.values_list("pk", "bin", "pcn", "group")
     }
     default = core.PaymentTerms(days_to_pay=settings.RECON_DAYS_TO_PAY)
-    cache: dict[tuple[int | None, date], tuple[date, date]] = {}
+    cache: dict[tuple[int | None, date], tuple[core.ContractTerms | None, date, date]] = {}
 
-    def lookup(plan_id: int | None, day: date) -> tuple[date, date]:
+    def lookup(plan_id: int | None, day: date) -> tuple[core.ContractTerms | None, date, date]:
         hit = cache.get((plan_id, day))
         if hit is None:
             plan = plans.get(plan_id) if plan_id is not None else None
             contract = core.contract_for(plan, day, contracts) if plan else None
             terms = contract.payment if contract else default
             hit = cache[(plan_id, day)] = (
+                contract,
                 core.due_date(day, terms),
                 core.overdue_after(day, terms),
             )
@@ -129,6 +131,8 @@ def reconcile_organization(
         job=job,
         claims=claims,
         extra=extra,
+        fees_actual=_fees_actual(organization.pk),
+        costs=_costs(organization.pk),
         outcome=outcome,
         payment_store=payment_store,
         paid_of={p.payment_id: p.paid_cents for p in payments},
@@ -145,11 +149,22 @@ def reconcile_organization(
     return counts
 
 
+@dataclass(frozen=True, slots=True)
+class ClaimFacts:
+    """What a claim's result row needs besides the engine's view of it."""
+
+    location_id: int
+    patient_pay_cents: int
+    acquisition_cents: int
+    due_on: date
+    fees_estimated_cents: int
+
+
 def _load_claims(
     org_id: int, terms: TermsLookup
-) -> tuple[list[matching.Claim], dict[int, tuple[int, int, int, date, date]]]:
+) -> tuple[list[matching.Claim], dict[int, ClaimFacts]]:
     """The organization's claims as engine rows, and per fill what the result row needs
-    besides: (location, patient pay, acquisition cost, date of service, due date)."""
+    besides. Fees are estimated from the contract's fee terms for every plan claim."""
     rows = Fill.objects.filter(location__organization_id=org_id).values_list(
         "pk",
         "location_id",
@@ -163,11 +178,34 @@ def _load_claims(
         "total_paid_cents",
         "patient_pay_cents",
         "acquisition_cost_cents",
+        "ingredient_cost_paid_cents",
+        "dispensing_fee_paid_cents",
+        "usual_customary_cents",
+        "quantity",
+        "drug__is_brand",
     )
     claims, extra = [], {}
-    for pk, loc, rx, fill, dos, tx, status, plan, auth, paid, patient, acq in rows.iterator(
-        chunk_size=20000
-    ):
+    for (
+        pk, loc, rx, fill, dos, tx, status, plan, auth, paid, patient, acq, ingredient,
+        fee, uc, qty, brand,
+    ) in rows.iterator(chunk_size=20000):  # fmt: skip
+        contract, due, last_pending = terms(plan, dos)
+        has_plan = plan is not None and status != Fill.Status.CASH
+        estimated = 0
+        if contract is not None and has_plan and tx != "B2":
+            estimated = core.estimated_fees_cents(
+                core.ClaimFacts(
+                    date_of_service=dos,
+                    is_brand=bool(brand),
+                    quantity=qty,
+                    ingredient_cost_paid_cents=ingredient,
+                    dispensing_fee_paid_cents=fee,
+                    patient_pay_cents=patient,
+                    total_paid_cents=paid,
+                    usual_customary_cents=uc,
+                ),
+                contract,
+            )
         claims.append(
             matching.Claim(
                 fill_id=pk,
@@ -177,14 +215,61 @@ def _load_claims(
                 date_of_service=dos,
                 transaction_code=tx,
                 reversed=status == Fill.Status.REVERSED,
-                has_plan=plan is not None and status != Fill.Status.CASH,
+                has_plan=has_plan,
                 authorization=auth or "",
                 expected_cents=paid,
-                due_on=terms(plan, dos)[1],
+                due_on=last_pending,
             )
         )
-        extra[pk] = (loc, patient, acq, dos, terms(plan, dos)[0])
+        extra[pk] = ClaimFacts(loc, patient, acq, due, estimated)
     return claims, extra
+
+
+_FEES_SQL = """
+SELECT f.id, sum(l.amount_cents)
+FROM reconciliation_feeline l
+JOIN claims_fill f ON f.location_id = l.location_id AND f.rx_number = l.rx_number
+ AND f.fill_number = l.fill_number AND f.date_of_service = l.date_of_service
+ AND f.transaction_code = l.transaction_code
+WHERE l.organization_id = %(org)s
+GROUP BY f.id
+"""
+# the store's latest invoice price of the NDC on or before the date of service, else the
+# NADAC in effect that day; x quantity, half-up to the cent
+_COSTS_SQL = """
+SELECT f.id,
+       round(inv.unit_cost * f.quantity * 100)::bigint,
+       round(nadac.per_unit * f.quantity * 100)::bigint
+FROM claims_fill f
+JOIN rxrevops_location loc ON loc.id = f.location_id
+JOIN claims_drug d ON d.id = f.drug_id
+LEFT JOIN LATERAL (
+  SELECT a.unit_cost FROM reconciliation_acquisitioncost a
+  WHERE a.location_id = f.location_id AND a.ndc = d.ndc AND a.invoice_date <= f.date_of_service
+  ORDER BY a.invoice_date DESC, a.id DESC LIMIT 1) inv ON true
+LEFT JOIN LATERAL (
+  SELECT n.per_unit FROM reconciliation_nadacprice n
+  WHERE n.ndc = d.ndc AND n.effective_date <= f.date_of_service
+  ORDER BY n.effective_date DESC LIMIT 1) nadac ON true
+WHERE loc.organization_id = %(org)s
+  AND (inv.unit_cost IS NOT NULL OR nadac.per_unit IS NOT NULL)
+"""
+
+
+def _fees_actual(org_id: int) -> dict[int, int]:
+    with connection.cursor() as cur:
+        cur.execute(_FEES_SQL, {"org": org_id})
+        return {fill: int(cents) for fill, cents in cur.fetchall()}
+
+
+def _costs(org_id: int) -> dict[int, tuple[int, str]]:
+    """{fill id: (acquisition cents, "invoice" | "nadac")} where a cost file knows it."""
+    with connection.cursor() as cur:
+        cur.execute(_COSTS_SQL, {"org": org_id})
+        return {
+            fill: (inv, "invoice") if inv is not None else (nadac, "nadac")
+            for fill, inv, nadac in cur.fetchall()
+        }
 
 
 def _load_payments(org_id: int) -> tuple[list[matching.Payment], dict[int, int | None]]:
@@ -259,7 +344,9 @@ def _write(
     as_of: date,
     job: Job | None,
     claims: list[matching.Claim],
-    extra: dict[int, tuple[int, int, int, date, date]],
+    extra: dict[int, ClaimFacts],
+    fees_actual: dict[int, int],
+    costs: dict[int, tuple[int, str]],
     outcome: matching.Outcome,
     payment_store: dict[int, int | None],
     paid_of: dict[int, int],
@@ -270,19 +357,27 @@ def _write(
     buf = io.StringIO()
     for r in outcome.results:
         c = by_fill[r.fill_id]
-        loc, patient_pay, acquisition, dos, due = extra[r.fill_id]
+        x = extra[r.fill_id]
         statuses[r.status] += 1
+        acquisition, source = costs.get(r.fill_id, (x.acquisition_cents, "pms"))
+        actual = fees_actual.get(r.fill_id)
+        # fees: the statement's lines once they arrived for the claim, else the estimate
+        fees = actual if actual is not None else x.fees_estimated_cents
         # what the script earned: money received (promised, while not yet due) + patient pay
         plan_money = c.expected_cents if r.status == "pending" else r.variance_cents
-        earned = plan_money + patient_pay - r.allocated_cents if c.has_plan else patient_pay
+        earned = (
+            plan_money + x.patient_pay_cents - r.allocated_cents - fees
+            if c.has_plan
+            else x.patient_pay_cents
+        )
         if c.transaction_code == "B2":
-            earned, acquisition = 0, 0
+            earned, acquisition, source = 0, 0, ""
         open_item = r.status in ("pending", "unpaid", "short_paid")
         fields = (
             organization.pk,
-            loc,
+            x.location_id,
             r.fill_id,
-            dos.isoformat(),
+            c.date_of_service.isoformat(),
             r.status,
             r.matched_by,
             r.payments,
@@ -291,14 +386,14 @@ def _write(
             r.recouped_cents,
             r.dir_cents,
             r.variance_cents - c.expected_cents if c.has_plan else 0,
-            0,
-            0,
+            actual or 0,
+            x.fees_estimated_cents,
             acquisition,
-            "pms",
+            source,
             earned - acquisition,
-            due.isoformat() if c.has_plan else r"\N",
-            age_bucket(as_of, dos) if open_item else "",
-            c.transaction_code != "B2" and c.expected_cents + patient_pay < acquisition,
+            x.due_on.isoformat() if c.has_plan else r"\N",
+            age_bucket(as_of, c.date_of_service) if open_item else "",
+            c.transaction_code != "B2" and c.expected_cents + x.patient_pay_cents < acquisition,
             _json_list(r.reasons),
             job.pk if job else r"\N",
             now.isoformat(),

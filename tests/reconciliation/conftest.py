@@ -1,3 +1,4 @@
 from tests.support.pms_fixtures import stores, world_files, world_manifest
+from tests.support.recon_world import fee_world
 
-__all__ = ["stores", "world_files", "world_manifest"]
+__all__ = ["fee_world", "stores", "world_files", "world_manifest"]

@@ -17,8 +17,6 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import OperationalError
 
-from demo.world.build import build_world
-from demo.world.writers import write_world
 from reconciliation.ingest.fees import COLUMNS, read_fee_statement
 from reconciliation.models import FeeLine
 from reconciliation.services import fee_import
@@ -28,15 +26,6 @@ from rxrevops.services.jobs import job_execute
 from rxrevops.services.tokens import api_token_create
 
 HEADER = tuple(COLUMNS)
-
-
-@pytest.fixture(scope="session")
-def fee_world(tmp_path_factory: Any) -> Path:
-    """The test world (same seed and stores) run to the end of April: the statements for
-    January and February claims have arrived by then."""
-    out = tmp_path_factory.mktemp("fee-world")
-    write_world(build_world(seed=11, scale="small", year=2026, as_of=date(2026, 4, 30)), out)
-    return out
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from reconciliation.models import ClaimResult, PlbAllocation, ProviderAdjustment
 from reconciliation.services.contracts import demo_payer_contracts_create
 from reconciliation.services.runs import reconcile_now
 from rxrevops.models import Job
-from tests.support.recon_world import AS_OF, load_world
+from tests.support.recon_world import AS_OF, load_inputs, load_world
 
 pytestmark = pytest.mark.django_db
 
@@ -95,3 +95,44 @@ def test_a_second_run_on_the_same_facts_writes_the_same_rows(
     reconcile_now(organization=stores.org, as_of=AS_OF)
     assert sorted(ClaimResult.objects.values_list(*fields)) == first
     assert len(first) > 1000
+
+
+@pytest.mark.slow
+def test_fees_and_costs_reconcile_to_the_worlds_truth_four_months_in(
+    stores: SimpleNamespace, fee_world: Path
+) -> None:
+    """Run to April: fee statements for January and February have arrived, and every claim
+    has its store's invoice price."""
+    import json
+
+    manifest = json.loads((fee_world / "manifest.json").read_text())
+    load_world(stores, fee_world, manifest)
+    load_inputs(stores, fee_world, manifest)
+    demo_payer_contracts_create(
+        stores.org, [asdict(p) for p in PAYERS], effective_from=date(2026, 1, 1)
+    )
+    job = reconcile_now(organization=stores.org, as_of=date(2026, 4, 30))
+    assert job.status == Job.Status.SUCCEEDED, job.message
+    with (fee_world / "truth" / "claims.csv").open(newline="") as fh:
+        truth = list(csv.DictReader(fh))
+    ours = {
+        (r.location.ncpdp_id, r.fill.rx_number, r.fill.fill_number, r.date_of_service.isoformat(),
+         r.fill.transaction_code): r
+        for r in ClaimResult.objects.select_related("location", "fill")
+    }  # fmt: skip
+    with_fees = 0
+    for t in truth:
+        r = ours[
+            (t["pharmacy_ncpdp"], int(t["rx_number"]), int(t["fill_number"]),
+             t["date_of_service"], t["transaction_code"])
+        ]  # fmt: skip
+        assert r.status == t["expected_status"]
+        assert r.remitted_cents == cents(t["remitted"])
+        assert r.fees_actual_cents == cents(t["statement_fees"])
+        with_fees += r.fees_actual_cents != 0
+        if t["transaction_code"] != "B2":
+            assert (r.acquisition_cents, r.acquisition_source) == (
+                cents(t["acquisition_cost"]),
+                "invoice",
+            )
+    assert with_fees > 500  # the statements really were matched to claims
