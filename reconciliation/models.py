@@ -337,5 +337,6 @@ class PlbAllocation(models.Model):
 
 
 # other reconciliation sub-domains keep their models in their own modules, registered here
+from reconciliation.case_models import *  # noqa: E402,F403
 from reconciliation.contract_models import *  # noqa: E402,F403
 from reconciliation.input_models import *  # noqa: E402,F403

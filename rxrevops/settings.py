@@ -193,7 +193,12 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     # several models have a `kind`; name the MTM one so the others keep theirs
-    "ENUM_NAME_OVERRIDES": {"EncounterKindEnum": "clinical.models.Encounter.Kind"},
+    "ENUM_NAME_OVERRIDES": {
+        "EncounterKindEnum": "clinical.models.Encounter.Kind",
+        "ClaimResultStatusEnum": "reconciliation.models.ClaimResult.Status",
+        "CaseStatusEnum": "reconciliation.case_models.ExceptionCase.Status",
+        "JobStatusEnum": "rxrevops.models.jobs.Job.Status",
+    },
 }
 
 # --- Celery ---------------------------------------------------------------------------

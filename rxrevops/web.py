@@ -28,6 +28,7 @@ class NavItem:
 NAV: tuple[NavItem, ...] = (
     NavItem("Dashboards", "dashboards:index", (Role.OWNER,)),
     NavItem("Reconciliation", "reconciliation:index", (Role.OWNER, Role.REVENUE)),
+    NavItem("Workbench", "reconciliation:workbench", (Role.OWNER, Role.REVENUE)),
     NavItem("Call lists", "adherence:index", (Role.OWNER, Role.TECHNICIAN, Role.PHARMACIST)),
     NavItem("Clinical", "clinical:index", (Role.OWNER, Role.PHARMACIST)),
     NavItem("Patients", "claims:patient_list", ALL_ROLES),

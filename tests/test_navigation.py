@@ -25,6 +25,7 @@ def nav_labels(html: str) -> list[str]:
             [
                 "Dashboards",
                 "Reconciliation",
+                "Workbench",
                 "Call lists",
                 "Clinical",
                 "Patients",
@@ -38,7 +39,7 @@ def nav_labels(html: str) -> list[str]:
         (
             "revenue",
             "/reconciliation/",
-            ["Reconciliation", "Patients", "Claims", "Imports", "Jobs"],
+            ["Reconciliation", "Workbench", "Patients", "Claims", "Imports", "Jobs"],
         ),
         ("pharmacist_b", "/clinical/", ["Call lists", "Clinical", "Patients", "Claims", "Imports"]),
         ("technician_a", "/adherence/", ["Call lists", "Patients"]),
@@ -82,3 +83,11 @@ def test_pages_load_htmx_and_styles_from_the_app_not_a_cdn(chain: Any, login: An
     assert sources, "no script or stylesheet found"
     assert all(s.startswith("/static/") for s in sources), sources
     assert "/static/htmx/htmx.min.js" in sources
+
+
+def test_the_current_page_is_marked_once_by_the_longest_matching_entry(
+    chain: Any, login: Any
+) -> None:
+    html = login(chain.owner).get("/reconciliation/workbench/").content.decode()
+    assert html.count('aria-current="page"') == 1
+    assert 'href="/reconciliation/workbench/" aria-current="page">Workbench' in html
