@@ -7,7 +7,7 @@ chain's do, by importing each store's PMS exports.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -20,9 +20,14 @@ from claims.services.pms_import import pms_import_path
 from clinical.services.immunization_import import immunization_import_path
 from demo.clinical import ClinicalSeed, demo_clinical_seed, demo_registries_create
 from demo.world.build import build_world
+from demo.world.catalog import PAYERS
 from demo.world.model import World
 from demo.world.writers import clear_world, write_world
+from reconciliation.services.contracts import demo_payer_contracts_create
+from reconciliation.services.cost_import import acquisition_import_path, nadac_import_path
+from reconciliation.services.fee_import import fee_import_path
 from reconciliation.services.remit_import import remit_import_path
+from reconciliation.services.runs import reconcile_now
 from rxrevops.models import Job, Location, Organization, Role
 from rxrevops.services.tenancy import location_upsert, organization_upsert, user_upsert_with_role
 
@@ -46,6 +51,7 @@ class DemoResult:
     imported: int  # PMS export files imported by this run
     worklists: dict[str, Any]  # the worklist build's counts
     clinical: ClinicalSeed | None  # None when a re-seed found the clinical work done
+    reconciliation: dict[str, Any]  # the reconciliation run's counts
 
 
 def demo_seed(*, password: str, seed: int, scale: str, as_of: date, files_dir: Path) -> DemoResult:
@@ -74,6 +80,17 @@ def demo_seed(*, password: str, seed: int, scale: str, as_of: date, files_dir: P
         manifest=manifest, files_dir=files_dir, locations={loc.ncpdp_id: loc for loc in locations}
     )
     imported += _import_remittances(manifest=manifest, files_dir=files_dir, organization=org)
+    imported += _import_recon_inputs(
+        manifest=manifest,
+        files_dir=files_dir,
+        organization=org,
+        locations={loc.ncpdp_id: loc for loc in locations},
+    )
+    # the payers' contracts (payment, fee and price terms) from the world's payer catalog
+    demo_payer_contracts_create(
+        org, [asdict(p) for p in PAYERS], effective_from=date(as_of.year, 1, 1)
+    )
+    reconciliation = _reconcile(organization=org, as_of=as_of, changed=imported > 0)
     # before the import: each dose goes to its state's registry (the app's sandbox)
     demo_registries_create(org)
     # before the build: the doses given close their care gaps
@@ -96,6 +113,7 @@ def demo_seed(*, password: str, seed: int, scale: str, as_of: date, files_dir: P
         imported=imported,
         worklists=worklists,
         clinical=clinical,
+        reconciliation=reconciliation,
     )
 
 
@@ -189,6 +207,62 @@ def _import_remittances(
             raise RuntimeError(f"Demo import of {entry['path']} failed: {job.message}")
         imported += 1
     return imported
+
+
+def _import_recon_inputs(
+    *,
+    manifest: dict[str, Any],
+    files_dir: Path,
+    organization: Organization,
+    locations: dict[str, Location],
+) -> int:
+    """Fee statements, NADAC prices and each store's acquisition invoices, through the real
+    importers; a file already imported (same SHA-256) is skipped."""
+    imported = 0
+    done = set(
+        Job.objects.filter(
+            kind__in=("fees", "nadac", "acquisition"),
+            organization=organization,
+            status=Job.Status.SUCCEEDED,
+        ).values_list("params__sha256", flat=True)
+    )
+    for entry in sorted(manifest["files"], key=lambda e: e["path"]):
+        if entry["kind"] not in ("fee_statement", "nadac", "acquisition"):
+            continue
+        if entry["sha256"] in done:
+            continue
+        path = files_dir / entry["path"]
+        if entry["kind"] == "fee_statement":
+            job = fee_import_path(organization=organization, path=path)
+        elif entry["kind"] == "nadac":
+            job = nadac_import_path(organization=organization, path=path)
+        else:
+            job = acquisition_import_path(location=locations[entry["location"]], path=path)
+        if job.status != Job.Status.SUCCEEDED:
+            raise RuntimeError(f"Demo import of {entry['path']} failed: {job.message}")
+        imported += 1
+    return imported
+
+
+def _reconcile(*, organization: Organization, as_of: date, changed: bool) -> dict[str, Any]:
+    """Every claim reconciled as of the demo date; a re-seed that imported nothing reuses the
+    run already done for that date."""
+    done = (
+        Job.objects.filter(
+            organization=organization,
+            kind="reconcile",
+            status=Job.Status.SUCCEEDED,
+            params__as_of=as_of.isoformat(),
+        )
+        .order_by("-pk")
+        .first()
+    )
+    if done is not None and not changed:
+        return dict(done.counts)
+    run = reconcile_now(organization=organization, as_of=as_of)
+    if run.status != Job.Status.SUCCEEDED:
+        raise RuntimeError(f"Demo reconciliation failed: {run.message}")
+    return dict(run.counts)
 
 
 def _import_immunizations(

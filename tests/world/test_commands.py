@@ -86,10 +86,14 @@ def test_seed_demo_twice_leaves_the_same_state(db: Any, settings: Any, tmp_path:
     manifest = json.loads((files / "manifest.json").read_text())
     assert manifest["as_of"] == "2026-04-30"
     remit_files = [e for e in manifest["files"] if e["kind"] == "remit_835"]
-    # one import job per store and month, one per 835 file, one for the immunization
-    # records, one worklist build and one more after the demo's reviews are signed; none
-    # added by the re-run
-    assert first[5] == 12 + len(remit_files) + 1 + 2
+    inputs = [
+        e for e in manifest["files"] if e["kind"] in ("fee_statement", "nadac", "acquisition")
+    ]
+    # one import job per store and month, one per 835 file, one per fee statement, NADAC and
+    # invoice file, one for the immunization records, one reconciliation run, one worklist
+    # build and one more after the demo's reviews are signed; none added by the re-run
+    assert first[5] == 12 + len(remit_files) + len(inputs) + 1 + 1 + 2
+    assert Job.objects.get(kind="reconcile").counts["unmatched_payments"] == 0
     assert Encounter.objects.filter(status="signed").exists()  # the pharmacist's reviews
     assert Encounter.objects.filter(status="draft").count() == 1
     # every dose, test and signed review is billed

@@ -50,8 +50,16 @@ class Command(BaseCommand):
         )
         self.stdout.write(
             f"World files ({result.file_count}) in {result.files}; "
-            f"PMS exports, 835 files and immunization records imported this run: {result.imported}"
+            f"Files imported this run (PMS exports, 835s, fee statements, NADAC, invoices, "
+            f"immunizations): {result.imported}"
         )
+        r = result.reconciliation
+        statuses = ", ".join(
+            f"{v:,} {k.removeprefix('status_').replace('_', ' ')}"
+            for k, v in r.items()
+            if k.startswith("status_")
+        )
+        self.stdout.write(f"Reconciled as of {as_of}: {statuses}")
         c = result.worklists
         self.stdout.write(
             f"Worklists as of {as_of}: {c.get('med_sync_items', 0)} med-sync calls, "
