@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import argparse
 
-from bench import adherence, pms_import, world, x12_parse
+from bench import adherence, pms_import, recon, world, x12_parse
 
 
 def main() -> None:
@@ -17,7 +17,7 @@ def main() -> None:
     )
     parser.add_argument(
         "--only",
-        choices=["world", "pms", "x12", "adherence"],
+        choices=["world", "pms", "x12", "adherence", "recon"],
         help="run one benchmark instead of all of them",
     )
     args = parser.parse_args()
@@ -37,6 +37,11 @@ def main() -> None:
         if args.only is None:
             print()
         adherence.run()
+
+    if args.only in (None, "recon"):
+        if args.only is None:
+            print()
+        recon.run()
 
 
 if __name__ == "__main__":
