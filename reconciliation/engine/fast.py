@@ -15,6 +15,7 @@ from reconciliation.engine.matching import (
     CARRIED_PLB,
     DIR_REASONS,
     REVERSAL_STATUS,
+    TAKEBACK_PLB,
     Allocation,
     Claim,
     Outcome,
@@ -82,6 +83,23 @@ def _unique_lookup(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     return counted.reset_index()
 
 
+def _key_lookup(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """`_unique_lookup` for CLP01 keys, where a key shared by a reversed claim and its live
+    rebill goes to the live one (`ok` says the key names one claim)."""
+    out = _unique_lookup(frame, keys)
+    live = (
+        frame[~frame["reversed"]]
+        .groupby(keys, sort=False)
+        .agg(n_live=("fill_id", "size"), live_id=("fill_id", "first"))
+        .reset_index()
+    )
+    out = out.merge(live, on=keys, how="left")
+    pick = (out["n"] > 1) & (out["n_live"] == 1)
+    out.loc[pick, "fill_id"] = out.loc[pick, "live_id"]
+    out["ok"] = (out["n"] == 1) | pick
+    return out.drop(columns=["n_live", "live_id"])
+
+
 def match(claims: pd.DataFrame, payments: pd.DataFrame) -> tuple[pd.DataFrame, list[Unmatched]]:
     """Payments with the fill they pay (`fill_id`, `how`); and the unmatched ones."""
     originals = claims[claims["tx"] != "B2"]
@@ -125,15 +143,15 @@ def match(claims: pd.DataFrame, payments: pd.DataFrame) -> tuple[pd.DataFrame, l
                 + (["fill"] if fill_known else [])
                 + ["dos"]
             )
-            lookup = _unique_lookup(originals, keys)
+            lookup = _key_lookup(originals, keys)
             left = part.rename(columns={"service_date": "dos"}).astype(
                 {k: "int64" for k in keys if k != "dos"}
             )
             merged = left.merge(lookup, on=keys, how="left")
-            found.append(merged[["payment_id", "rx", "fill", "dos", "n", "fill_id"]])
+            found.append(merged[["payment_id", "rx", "fill", "dos", "n", "fill_id", "ok"]])
     if found:
         tried = pd.concat(found, ignore_index=True)
-        ok = tried["n"] == 1
+        ok = tried["ok"].fillna(False).astype(bool)
         out.append(tried.loc[ok, ["payment_id", "fill_id"]].assign(how="rx_fill_date"))
         for pid, rx, fill, dos, n in tried.loc[
             ~ok, ["payment_id", "rx", "fill", "dos", "n"]
@@ -241,7 +259,10 @@ def reconcile(
             )
         ]
     )
-    tied_sum = tied.groupby("fill_id")["amount"].sum()
+    takebacks_plb = tied[tied["reason"].isin(TAKEBACK_PLB)]
+    tied_fees = tied[~tied["reason"].isin(TAKEBACK_PLB)]
+    tied_sum = takebacks_plb.groupby("fill_id")["amount"].sum()
+    tied_fee_sum = tied_fees.groupby("fill_id")["amount"].sum()
     spread_sum = (
         spread_alloc.groupby("fill_id")["cents"].sum()
         if not spread_alloc.empty
@@ -296,7 +317,9 @@ def reconcile(
     for f in paid.loc[paid["status"] == REVERSAL_STATUS, "fill_id"].unique():
         codes.setdefault(int(f), set()).add("CLP02 22")
     how = per["how"].reindex(r.index).fillna("")
-    spread_c = spread_sum.reindex(r.index, fill_value=0).astype(np.int64)
+    spread_c = spread_sum.reindex(r.index, fill_value=0).astype(np.int64) + tied_fee_sum.reindex(
+        r.index, fill_value=0
+    ).astype(np.int64)
     results = [
         Result(
             fill_id=int(fill_id),

@@ -9,11 +9,13 @@ Plain rows in, plain rows out. The rules, in the order they are applied:
    `2200057-0`, `2200057/1`, `2200057 01`, `RX2200057-01` and a bare `2200057` (any fill) are
    read; with the date of service (DTM*472 or DTM*232) and the paid store (the remittance's
    payee), when exactly one original claim fits. A remittance with no known payee store
-   searches every store of the organization and still needs exactly one claim.
+   searches every store of the organization and still needs exactly one claim. When a claim
+   was reversed and rebilled under the same Rx, fill and day, the live one is paid.
 3. Else the payment stays unmatched, with the reason, and is kept (never dropped).
 
 **PLB** (provider-level adjustments): an amount whose reference (PLB03-2) is a claim's
-authorization number is tied to that claim (an audit take-back, WO, makes it recouped).
+authorization number is tied to that claim: a take-back (WO overpayment recovery, 72
+authorized return) makes it recouped, any other reason is a fee on it.
 Forward balances (FB) are carried between checks and belong to no claim. Everything else (fees,
 interest) is allocated to the remittance's matched claims pro rata to what each was paid,
 largest remainder to the cent, and marked allocated. So, per remittance, to the cent:
@@ -42,6 +44,9 @@ from datetime import date
 # CARC 295: pharmacy direct/indirect remuneration withheld on the claim (DOMAIN.md 3.5)
 DIR_REASONS = frozenset({"295"})
 CARRIED_PLB = frozenset({"FB"})
+# PLB reasons that take a payment back (overpayment recovery, authorized return); other PLB
+# amounts tied to a claim by reference are fees on it
+TAKEBACK_PLB = frozenset({"WO", "72"})
 REVERSAL_STATUS = "22"
 _REF = re.compile(r"^\s*(?:RX)?\s*0*(\d{1,12})\s*(?:[-/ ]\s*(\d{1,3}))?\s*$", re.IGNORECASE)
 
@@ -169,6 +174,10 @@ def match_payments(
                 found += by_rx_day.get((store, rx, p.service_date), [])
             else:
                 found += by_key.get((store, rx, fill, p.service_date), [])
+        if len(found) > 1:
+            # a claim reversed and rebilled under the same Rx, fill and day: the live one
+            live = [c for c in found if not c.reversed]
+            found = live if len(live) == 1 else found
         if len(found) == 1:
             matched[found[0].fill_id].append((p, "rx_fill_date"))
         elif not found:
@@ -276,14 +285,15 @@ def reconcile(
     allocations = allocate_plb(
         adjustments, claims=claims, paid_by_remittance=dict(paid_by_remittance)
     )
-    tied: dict[int, int] = defaultdict(int)
-    spread: dict[int, int] = defaultdict(int)
+    tied: dict[int, int] = defaultdict(int)  # take-backs
+    spread: dict[int, int] = defaultdict(int)  # fees: allocated, or tied that are not take-backs
     plb_reasons: dict[int, set[str]] = defaultdict(set)
     reasons_of = {a.adjustment_id: a.reason for a in adjustments}
     for a in allocations:
         if a.fill_id is None:
             continue
-        (spread if a.allocated else tied)[a.fill_id] += a.amount_cents
+        takeback = not a.allocated and reasons_of[a.adjustment_id] in TAKEBACK_PLB
+        (tied if takeback else spread)[a.fill_id] += a.amount_cents
         if not a.allocated:
             plb_reasons[a.fill_id].add(f"PLB {reasons_of[a.adjustment_id]}")
     out = Outcome(unmatched=unmatched, allocations=allocations)

@@ -111,6 +111,10 @@ def contract_terms(organization_id: int) -> TermsLookup:
     return lookup
 
 
+# pg advisory-lock namespace for reconciliation runs (two-int form: namespace, organization)
+_LOCK_NAMESPACE = 7202
+
+
 def reconcile_organization(
     *,
     organization: Organization,
@@ -118,36 +122,70 @@ def reconcile_organization(
     job: Job | None = None,
     terms: TermsLookup | None = None,
 ) -> dict[str, int]:
-    """Rebuild every claim result of `organization` as of `as_of`; returns the run's counts,
-    including the balance check (Σ CLP04 = Σ matched + Σ unmatched, to the cent)."""
-    terms = terms or contract_terms(organization.pk)
-    claims, extra = _load_claims(organization.pk, terms)
-    payments, payment_store = _load_payments(organization.pk)
-    adjustments = _load_plb(organization.pk)
-    # the set-based path; a property test holds it equal to the readable reference path
-    outcome = fast.reconcile(claims, payments, adjustments, as_of=as_of)
-    counts = _write(
-        organization=organization,
-        as_of=as_of,
-        job=job,
-        claims=claims,
-        extra=extra,
-        fees_actual=_fees_actual(organization.pk),
-        costs=_costs(organization.pk),
-        outcome=outcome,
-        payment_store=payment_store,
-        paid_of={p.payment_id: p.paid_cents for p in payments},
-    )
-    total = sum(p.paid_cents for p in payments)
-    matched = sum(r.remitted_cents for r in outcome.results)
-    unmatched = counts["unmatched_cents"]
-    if total != matched + unmatched:  # the engine's own invariant: never write a run that leaks
-        raise JobFailed(
-            f"The run does not balance: {total} remitted != {matched} matched + "
-            f"{unmatched} unmatched (cents)."
-        )
-    counts.update(remitted_cents=total, matched_cents=matched, claims=len(claims))
+    """Rebuild every claim result of `organization` as of `as_of`; returns the run's counts.
+
+    One run per organization at a time (an advisory lock; a second waits), reading one
+    snapshot of claims, remittances, fees and costs (REPEATABLE READ) and writing in the same
+    transaction. Nothing is written unless the outcome balances to the cent: every CLP04 is
+    counted once (matched to one claim or kept unmatched), and every PLB amount is placed
+    once (tied, allocated, carried, or held at its remittance when it has no paid claim).
+    """
+    with connection.cursor() as cur:
+        cur.execute("SELECT pg_advisory_lock(%s, %s)", [_LOCK_NAMESPACE, organization.pk])
+    try:
+        outermost = not connection.in_atomic_block  # inside a caller's transaction: its snapshot
+        with transaction.atomic():
+            if outermost:
+                with connection.cursor() as cur:
+                    cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            terms = terms or contract_terms(organization.pk)
+            claims, extra = _load_claims(organization.pk, terms)
+            payments, payment_store = _load_payments(organization.pk)
+            adjustments = _load_plb(organization.pk)
+            # the set-based path; a property test holds it equal to the reference path
+            outcome = fast.reconcile(claims, payments, adjustments, as_of=as_of)
+            balance = _balance(payments, adjustments, outcome)
+            counts = _write(
+                organization=organization,
+                as_of=as_of,
+                job=job,
+                claims=claims,
+                extra=extra,
+                fees_actual=_fees_actual(organization.pk),
+                costs=_costs(organization.pk),
+                outcome=outcome,
+                payment_store=payment_store,
+                paid_of={p.payment_id: p.paid_cents for p in payments},
+            )
+    finally:
+        with connection.cursor() as cur:
+            cur.execute("SELECT pg_advisory_unlock(%s, %s)", [_LOCK_NAMESPACE, organization.pk])
+    counts.update(balance, claims=len(claims))
     return counts
+
+
+def _balance(
+    payments: list[matching.Payment],
+    adjustments: list[matching.ProviderAdjustment],
+    outcome: matching.Outcome,
+) -> dict[str, int]:
+    """The run's totals, refused (JobFailed, nothing written) when they do not add up."""
+    paid_of = {p.payment_id: p.paid_cents for p in payments}
+    total = sum(paid_of.values())
+    matched = sum(r.remitted_cents for r in outcome.results)
+    unmatched = sum(paid_of[u.payment_id] for u in outcome.unmatched)
+    plb = sum(a.amount_cents for a in adjustments)
+    placed = sum(a.amount_cents for a in outcome.allocations)
+    if total != matched + unmatched:
+        raise JobFailed(
+            f"The run does not balance: {total} cents paid on claims != {matched} matched + "
+            f"{unmatched} unmatched. Nothing was written."
+        )
+    if plb != placed:
+        raise JobFailed(
+            f"The run does not balance: {plb} cents of PLB != {placed} placed. Nothing was written."
+        )
+    return {"remitted_cents": total, "matched_cents": matched, "plb_cents": plb}
 
 
 @dataclass(frozen=True, slots=True)
@@ -371,8 +409,9 @@ def _write(
             if c.has_plan
             else x.patient_pay_cents
         )
-        if c.transaction_code == "B2":
-            earned, acquisition, source = 0, 0, ""
+        if c.transaction_code == "B2" or r.status == "reversed":
+            # not dispensed (or the reversal itself): no cost, no fees, nothing earned
+            earned, acquisition, source, fees = 0, 0, "", 0
         open_item = r.status in ("pending", "unpaid", "short_paid")
         fields = (
             organization.pk,

@@ -172,3 +172,18 @@ def test_plb_amounts_are_tied_allocated_or_carried_to_the_cent() -> None:
 def test_pro_rata_splits_exactly(amount: int, weights: dict[int, int], split: dict) -> None:
     assert pro_rata(amount, weights) == split
     assert sum(split.values()) == amount
+
+
+def test_a_rebilled_claim_gets_the_payment_its_reversed_original_shares_a_key_with() -> None:
+    original = claim(1, reversed=True, authorization="")
+    rebill = claim(2, transaction_code="B3", authorization="")
+    out = reconcile([original, rebill], [pay(1800)], [], as_of=AS_OF)
+    assert {r.fill_id: r.payments for r in out.results} == {1: 0, 2: 1}
+    assert out.unmatched == []
+
+
+def test_a_plb_fee_tied_to_a_claim_is_a_fee_not_a_take_back() -> None:
+    plb = ProviderAdjustment(1, 500, "CS", "AUTH1", 40)
+    [r] = reconcile([claim()], [pay(1800)], [plb], as_of=AS_OF).results
+    assert (r.status, r.recouped_cents, r.allocated_cents) == ("paid", 0, 40)
+    assert "PLB CS" in r.reasons

@@ -96,3 +96,33 @@ def test_a_worker_killed_mid_run_finishes_it_on_retry_with_the_same_rows(
     assert done.status == Job.Status.SUCCEEDED, done.message
     assert done.attempts == 2
     assert _state() == expected
+
+
+def test_a_run_that_does_not_balance_writes_nothing(
+    stores: SimpleNamespace,
+    world_files: Path,
+    world_manifest: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from reconciliation.engine import fast
+    from reconciliation.services.runs import reconcile_now
+
+    load_world(stores, world_files, world_manifest)
+    first = reconcile_now(organization=stores.org, as_of=date(2026, 2, 28))
+    before = _state()
+    real = fast.reconcile
+
+    def drops_a_payment(*args: Any, **kwargs: Any) -> Any:
+        out = real(*args, **kwargs)
+        out.unmatched = out.unmatched[1:] if out.unmatched else []
+        paid = next(r for r in out.results if r.remitted_cents > 0)
+        out.results.remove(paid)  # a claim and its payment silently lost
+        return out
+
+    monkeypatch.setattr(fast, "reconcile", drops_a_payment)
+    job = reconcile_now(organization=stores.org, as_of=date(2026, 2, 28))
+    assert job.status == Job.Status.FAILED
+    assert "does not balance" in job.message
+    assert "Nothing was written" in job.message
+    assert _state() == before  # the earlier run's rows stand
+    assert first.status == Job.Status.SUCCEEDED
