@@ -23,7 +23,9 @@ def _reconcile_after_import(sender: Any, job: Job, **kwargs: Any) -> None:
         return
     counts = job.counts
     changed = sum(counts.get(k, 0) for k in ("inserted", "updated", "loaded", "corrected"))
-    if not changed or counts.get("same_file"):
+    # a retried import (its worker died) may report "nothing changed" for rows the first
+    # attempt committed: reconcile anyway
+    if (not changed or counts.get("same_file")) and job.attempts <= 1:
         return  # a re-upload that changed nothing changes no result
     from reconciliation.services.runs import reconcile_request
 

@@ -275,7 +275,10 @@ def encounter_sign(*, user: Principal, encounter: Encounter, request: Any = None
         enc.status = Encounter.Status.SIGNED
         enc.signed_by = _as_user(user)
         enc.signed_at = timezone.now()
-        enc.save(update_fields=["status", "signed_by", "signed_at", "updated_at"])
+        # CPT 99605 vs 99606 is a fact of the patient's history, decided at signature: a
+        # patient with another signed MTM encounter is established, whatever the draft said
+        enc.new_patient = not patient_is_established(enc.patient_id, before_series=enc.series)
+        enc.save(update_fields=["status", "signed_by", "signed_at", "new_patient", "updated_at"])
         clinical_claim_for_encounter(enc)
         audit_record(
             actor=user,

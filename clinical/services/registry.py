@@ -401,6 +401,13 @@ def registry_message_resend(
             locked.next_attempt_at is None or locked.next_attempt_at > now
         ):
             raise ValidationError("This message is being sent right now: wait for the answer.")
+        if locked.status in (Status.ACCEPTED, Status.ACCEPTED_WITH_WARNINGS):
+            # sent again as a new record (RXA-21 A), an accepted dose would be a duplicate in
+            # the registry; corrections (RXA-21 U) are not built yet
+            raise ValidationError(
+                "The registry already accepted this dose: sending it again would record it "
+                "twice. Correct it in the registry's own portal."
+            )
         if not locked.registry.enabled:
             raise ValidationError(f"{locked.registry.name} is turned off: nothing can be sent.")
         imm = Immunization.objects.select_related("patient", "location", "administered_by").get(

@@ -416,3 +416,19 @@ def test_immunizations_and_point_of_care_tests_are_billed_and_add_up_per_service
     assert rows["poc_test"].billed_cents == 4000
     assert rows["mtm"].billed_cents == 7500 + 2 * 2500
     assert "$226.00" in text  # 61.00 + 40.00 + 125.00 billed in all
+
+
+def test_two_drafts_open_at_once_bill_the_second_signed_as_established(
+    worklist_chain: SimpleNamespace,
+) -> None:
+    chain = worklist_chain
+    cmr = encounter_start(user=chain.owner, patient=chain.at_risk, today=AS_OF)
+    tmr = encounter_start(user=chain.owner, patient=chain.at_risk, kind="tmr", today=AS_OF)
+    assert cmr.new_patient
+    assert tmr.new_patient  # neither was signed when both were opened
+    encounter_sign(user=chain.owner, encounter=ready(cmr, chain.owner))
+    encounter_sign(user=chain.owner, encounter=ready(tmr, chain.owner, minutes=10))
+    tmr.refresh_from_db()
+    assert not tmr.new_patient
+    claim = ClinicalClaim.objects.get(encounter_series=tmr.series)
+    assert [line["code"] for line in claim.lines] == ["99606"]

@@ -452,3 +452,13 @@ def test_the_dose_date_is_what_the_registry_receives(
     registry_message_send(message_id=message.pk, now=soon())
     (received,) = local_registry.received
     assert received.field("RXA", 3) == "20260930"
+
+
+def test_an_accepted_dose_is_not_sent_again_as_a_new_record(
+    chain: SimpleNamespace, iris: Any, queued: list[int]
+) -> None:
+    message = message_of(flu_dose(chain.pharmacist_b, chain.patient_b))
+    RegistryMessage.objects.filter(pk=message.pk).update(status=Status.ACCEPTED)
+    message.refresh_from_db()
+    with pytest.raises(ValidationError, match="already accepted"):
+        registry_message_resend(user=chain.pharmacist_b, message=message)
