@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterator
+from decimal import Decimal
 from typing import Any, cast
 
 from django import forms
@@ -86,11 +88,28 @@ class ClaimFilterForm(forms.Form):
         )
 
 
+_NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
+_MONEY = re.compile(r"^-?\d+\.\d{2}$")
+
+
 def neutralize(value: Any) -> Any:
-    """Text a spreadsheet would run as a formula gets a leading quote."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+    """Text a spreadsheet would run as a formula gets a leading quote (a plain negative
+    number is not a formula and stays as it is)."""
+    if (
+        isinstance(value, str)
+        and value[:1] in ("=", "+", "-", "@", "\t", "\r")
+        and not _NUMBER.match(value)
+    ):
         return "'" + value
     return value
+
+
+def xlsx_cell(value: Any) -> Any:
+    """A CSV cell for a worksheet: money ('-12.34') as an exact number the accountant can
+    sum, everything else neutralized text."""
+    if isinstance(value, str) and _MONEY.match(value):
+        return Decimal(value)
+    return neutralize(value)
 
 
 def _row(f: Fill) -> list[Any]:
@@ -173,7 +192,7 @@ def _export_xlsx(fills: Any) -> HttpResponse:
     ws = wb.create_sheet("Claims")
     ws.append(list(EXPORT_COLUMNS))
     for fill in fills[:XLSX_MAX_ROWS].iterator(chunk_size=2000):
-        ws.append([neutralize(v) for v in _row(fill)])
+        ws.append([xlsx_cell(v) for v in _row(fill)])
     out = io.BytesIO()
     wb.save(out)
     response = HttpResponse(

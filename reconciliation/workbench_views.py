@@ -18,7 +18,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHt
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from claims.claims_web import XLSX_MAX_ROWS, neutralize
+from claims.claims_web import XLSX_MAX_ROWS, neutralize, xlsx_cell
 from claims.ingest.normalize import cents_text
 from reconciliation.case_models import ExceptionCase
 from reconciliation.models import ClaimResult
@@ -347,7 +347,7 @@ def _xlsx(header: Sequence[str], rows: Iterable[list[Any]], name: str) -> HttpRe
     ws = wb.create_sheet(name.capitalize())
     ws.append(list(header))
     for row in rows:
-        ws.append([neutralize(v) for v in row])
+        ws.append([xlsx_cell(v) for v in row])
     out = io.BytesIO()
     wb.save(out)
     response = HttpResponse(

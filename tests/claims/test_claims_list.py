@@ -91,5 +91,21 @@ def test_exports_neutralize_spreadsheet_formulas_and_are_audited(loaded: Any, lo
     assert AuditEvent.objects.filter(action="export", actor_user=loaded.owner).count() == 2
 
 
+def test_money_exports_as_numbers_a_negative_amount_too(loaded: Any, login: Any) -> None:
+    fill = Fill.objects.filter(location=loaded.locations[0]).first()
+    assert fill is not None
+    Fill.objects.filter(pk=fill.pk).update(total_paid_cents=-1234, authorization_number="-5 A")
+    client = login(loaded.owner)
+    rows = _csv(client.get("/claims/", {"export": "csv"}))
+    paid_at = rows[0].index("total_paid")
+    row = next(r for r in rows if r[-1] == "'-5 A")  # text that starts with "-" is quoted
+    assert row[paid_at] == "-12.34"  # a negative number is not
+    xlsx = client.get("/claims/", {"export": "xlsx"})
+    sheet = load_workbook(io.BytesIO(xlsx.content), read_only=True).active
+    assert sheet is not None
+    cells = [r for r in sheet.iter_rows(values_only=True) if r[-1] == "'-5 A"]
+    assert cells[0][paid_at] == -12.34  # a number cell (openpyxl reads numbers back as float)
+
+
 def test_technicians_do_not_get_the_claims_list(loaded: Any, login: Any) -> None:
     assert login(loaded.technician_0).get("/claims/").status_code == 403
