@@ -172,7 +172,16 @@ def payer_contract_save(
         f"from {contract.effective_from}",
         request=request,
     )
+    _reconcile_later(organization, user)
     return contract
+
+
+def _reconcile_later(organization: Organization, user: Principal) -> None:
+    """Terms changed: due dates and fee estimates change with them at the next run."""
+    from reconciliation.services.runs import reconcile_request
+
+    actor = _actor(user)
+    transaction.on_commit(lambda: reconcile_request(organization=organization, created_by=actor))
 
 
 @transaction.atomic
@@ -244,6 +253,7 @@ def payer_contract_new_version(
         summary=f"Payer contract {new.name} ({new.plan_label}): new version from {effective_from}",
         request=request,
     )
+    _reconcile_later(new.organization, user)
     return new
 
 

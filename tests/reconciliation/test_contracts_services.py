@@ -252,3 +252,23 @@ def test_the_demo_chain_gets_one_contract_per_payer_and_a_rerun_changes_nothing(
     again = demo_payer_contracts_create(chain.org, payers, effective_from=JAN)
     assert [c.pk for c in again] == [c.pk for c in made]
     assert PayerContract.objects.count() == len(made)
+
+
+def test_changing_a_contract_queues_a_reconciliation(
+    db: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    from rxrevops.models import Job
+    from tests.factories import OrganizationFactory, member
+
+    org = OrganizationFactory.create()
+    owner = member(organization=org, role="owner")
+    with django_capture_on_commit_callbacks(execute=True):
+        payer_contract_save(
+            user=owner,
+            organization=org,
+            name="Test",
+            payer_name="Test PBM",
+            bin="610999",
+            effective_from=date(2026, 1, 1),
+        )
+    assert Job.objects.filter(organization=org, kind="reconcile").count() == 1
