@@ -88,10 +88,14 @@ class FeeLine(models.Model):
 
 
 class NadacPrice(models.Model):
-    """CMS's National Average Drug Acquisition Cost for one NDC from one effective date.
-    National reference data: it belongs to no organization, and any organization's import
-    of the public file upserts it (a row is never put back to an older publication)."""
+    """CMS's National Average Drug Acquisition Cost for one NDC from one effective date, as
+    one organization imported the public file. Each organization keeps its own copy, so no
+    tenant's upload can change another's costs (a row is never put back to an older
+    publication)."""
 
+    organization = models.ForeignKey(
+        "rxrevops.Organization", on_delete=models.CASCADE, related_name="+"
+    )
     ndc = models.CharField("NDC", max_length=11)  # 11 digits, 5-4-2
     effective_date = models.DateField()
     per_unit = models.DecimalField(max_digits=12, decimal_places=5)
@@ -111,7 +115,9 @@ class NadacPrice(models.Model):
     class Meta:
         constraints = [
             # its index serves the engine's "price of this NDC on this day" lookup
-            models.UniqueConstraint(fields=["ndc", "effective_date"], name="nadac_ndc_effective")
+            models.UniqueConstraint(
+                fields=["organization", "ndc", "effective_date"], name="nadac_org_ndc_effective"
+            )
         ]
 
     def __str__(self) -> str:

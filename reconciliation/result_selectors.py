@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from django.db.models import (
@@ -344,9 +344,9 @@ def claim_payments_for_fill(fill: Fill) -> list[ClaimPayment]:
     ]
 
 
-def _nadac_on(ndc: str, day: date) -> NadacPrice | None:
+def _nadac_on(organization_id: int, ndc: str, day: date) -> NadacPrice | None:
     return (
-        NadacPrice.objects.filter(ndc=ndc, effective_date__lte=day)
+        NadacPrice.objects.filter(organization_id=organization_id, ndc=ndc, effective_date__lte=day)
         .order_by("-effective_date")
         .first()
     )
@@ -390,9 +390,11 @@ def claim_story_for_user(*, user: Principal, fill_id: int) -> ClaimStory:
         .order_by("-invoice_date", "-pk")
         .first()
     )
-    nadac = _nadac_on(fill.drug.ndc, fill.date_of_service)
+    nadac = _nadac_on(fill.location.organization_id, fill.drug.ndc, fill.date_of_service)
     nadac_cents = (
-        int((nadac.per_unit * fill.quantity * 100).quantize(Decimal("1"))) if nadac else None
+        int((nadac.per_unit * fill.quantity * 100).quantize(Decimal("1"), rounding=ROUND_HALF_UP))
+        if nadac
+        else None
     )
     case = ExceptionCase.objects.filter(fill_id=fill.pk).select_related("opened_by").first()
     notes = list(case.notes.select_related("author").order_by("at", "pk")) if case else []
@@ -424,7 +426,9 @@ def mac_appeals_for_user(
     `nadac_per_unit` and `nadac_cents` (per unit x quantity, to the cent; None when CMS
     publishes no price for the NDC)."""
     nadac = NadacPrice.objects.filter(
-        ndc=OuterRef("fill__drug__ndc"), effective_date__lte=OuterRef("date_of_service")
+        organization_id=OuterRef("organization_id"),
+        ndc=OuterRef("fill__drug__ndc"),
+        effective_date__lte=OuterRef("date_of_service"),
     ).order_by("-effective_date")
     per_unit = Subquery(
         nadac.values("per_unit")[:1], output_field=DecimalField(max_digits=12, decimal_places=5)

@@ -13,6 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import IO, Any
 
+import pyarrow as pa
 from django.contrib.auth.models import User
 from django.db import transaction
 
@@ -32,6 +33,7 @@ from rxrevops.services.jobs import JobFailed, Progress, job_handler
 NADAC = ImportFile.Kind.NADAC.value
 ACQUISITION = ImportFile.Kind.ACQUISITION.value
 NADAC_COLUMNS = {
+    "organization_id": "bigint",
     "ndc": "text",
     "effective_date": "date",
     "per_unit": "numeric(12, 5)",
@@ -117,12 +119,16 @@ import_kind_register(
 def nadac_import_run(job: Job, progress: Progress) -> dict[str, Any]:
     _, result = input_file_read(job, read_nadac)
     progress.set_total(result.read)
+    # the organization's own copy of the national file
+    rows = result.rows.append_column(
+        "organization_id", pa.array([job.organization_id] * result.rows.num_rows, pa.int64())
+    )
     with transaction.atomic():
         written = rows_upsert(
             table=NadacPrice._meta.db_table,
-            rows=result.rows,
+            rows=rows,
             columns=NADAC_COLUMNS,
-            key=("ndc", "effective_date"),
+            key=("organization_id", "ndc", "effective_date"),
             fixed={"updated_at": "now()"},
             params={},
             guard=NEWER_OR_SAME_PUBLICATION,

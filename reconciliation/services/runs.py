@@ -288,7 +288,8 @@ LEFT JOIN LATERAL (
   ORDER BY a.invoice_date DESC, a.id DESC LIMIT 1) inv ON true
 LEFT JOIN LATERAL (
   SELECT n.per_unit FROM reconciliation_nadacprice n
-  WHERE n.ndc = d.ndc AND n.effective_date <= f.date_of_service
+  WHERE n.organization_id = loc.organization_id AND n.ndc = d.ndc
+    AND n.effective_date <= f.date_of_service
   ORDER BY n.effective_date DESC LIMIT 1) nadac ON true
 WHERE loc.organization_id = %(org)s
   AND (inv.unit_cost IS NOT NULL OR nadac.per_unit IS NOT NULL)

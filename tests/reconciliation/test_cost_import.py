@@ -1,4 +1,4 @@
-"""Importing costs: the CMS NADAC file (national, shared by every organization) and each
+"""Importing costs: the CMS NADAC file (each organization's own copy) and each
 store's wholesaler invoices — the world's files with their exact values, re-uploads,
 overlapping files, later and earlier NADAC publications, quarantined rows, rejected files,
 the command, and who may upload over the API."""
@@ -75,7 +75,7 @@ def _store(stores: SimpleNamespace, ncpdp: str) -> Any:
 # --- NADAC ---------------------------------------------------------------------------------
 
 
-def test_every_nadac_price_of_the_world_loads_exactly_and_belongs_to_no_organization(
+def test_every_nadac_price_of_the_world_loads_exactly_into_the_organizations_copy(
     stores: SimpleNamespace, nadac_csv: Path
 ) -> None:
     rows = _rows(nadac_csv)
@@ -98,7 +98,7 @@ def test_every_nadac_price_of_the_world_loads_exactly_and_belongs_to_no_organiza
         assert price.classification == row["Classification for Rate Setting"] in ("B", "G")
         assert price.as_of_date == _mdy(row["As of Date"])
         assert price.generic_per_unit is None
-    assert not hasattr(NadacPrice, "organization")
+        assert price.organization_id == stores.org.pk
 
 
 def test_reupload_of_the_same_nadac_file_changes_nothing_and_says_so(
@@ -117,15 +117,25 @@ def test_reupload_of_the_same_nadac_file_changes_nothing_and_says_so(
     assert sorted(NadacPrice.objects.values_list("pk", "per_unit", "updated_at")) == before
 
 
-def test_another_organization_updates_the_same_national_prices(
-    stores: SimpleNamespace, nadac_csv: Path
+def test_another_organizations_upload_never_changes_this_ones_prices(
+    stores: SimpleNamespace, nadac_csv: Path, tmp_path: Path
 ) -> None:
     nadac_import_path(organization=stores.org, path=nadac_csv)
+    ours = sorted(NadacPrice.objects.filter(organization=stores.org).values_list("ndc", "per_unit"))
+    rows = _rows(nadac_csv)
+    for row in rows:  # a tampered "NADAC" file, published far in the future
+        row["NADAC Per Unit"] = "0.00001"
+        row["As of Date"] = "01/01/2099"
     other = OrganizationFactory.create(slug="other-chain")
-    job = nadac_import_path(organization=other, path=nadac_csv)
+    job = nadac_import_path(
+        organization=other, path=_write(tmp_path / "fake.csv", rows, NADAC_HEADER)
+    )
     assert job.status == Job.Status.SUCCEEDED
-    assert (job.counts["inserted"], job.counts["unchanged"]) == (0, job.counts["read"])
-    assert NadacPrice.objects.count() == job.counts["read"]
+    assert job.counts["inserted"] == len(rows)  # into its own copy
+    assert (
+        sorted(NadacPrice.objects.filter(organization=stores.org).values_list("ndc", "per_unit"))
+        == ours
+    )
 
 
 def test_a_later_publication_updates_prices_and_an_older_one_leaves_them_alone(

@@ -177,6 +177,7 @@ def book(chain: SimpleNamespace) -> SimpleNamespace:
     eliquis = Drug.objects.create(ndc="00003089421", name="Eliquis 5 mg", is_brand=True)
     for day, per_unit in ((date(2025, 6, 1), "0.05000"), (date(2026, 1, 1), "0.30000")):
         NadacPrice.objects.create(
+            organization=chain.org,
             ndc=lisinopril.ndc,
             effective_date=day,
             per_unit=Decimal(per_unit),
@@ -184,6 +185,7 @@ def book(chain: SimpleNamespace) -> SimpleNamespace:
             updated_at="2026-02-01T00:00:00Z",
         )
     NadacPrice.objects.create(  # published after the date of service: not the one to use
+        organization=chain.org,
         ndc=lisinopril.ndc,
         effective_date=date(2026, 2, 1),
         per_unit=Decimal("0.90000"),
