@@ -294,6 +294,23 @@ class ClaimResult(models.Model):
         return f"{self.fill_id}: {self.status}"
 
 
+class PaymentMatch(models.Model):
+    """Which claim an 835 claim payment was matched to by the latest run, and how (derived,
+    replaced by every run): the claim's story reads its payments from here."""
+
+    organization = models.ForeignKey(
+        "rxrevops.Organization", on_delete=models.CASCADE, related_name="+"
+    )
+    payment = models.OneToOneField(ClaimPayment, on_delete=models.CASCADE, related_name="+")
+    fill = models.ForeignKey(
+        "claims.Fill", on_delete=models.CASCADE, related_name="+", db_constraint=False
+    )
+    how = models.CharField(max_length=16)
+
+    def __str__(self) -> str:
+        return f"payment {self.payment_id} -> fill {self.fill_id}"
+
+
 class UnmatchedPayment(models.Model):
     """An 835 claim payment no claim was found for: kept, never dropped, until a run
     matches it."""

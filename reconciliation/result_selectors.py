@@ -50,7 +50,6 @@ from django.db.models.lookups import GreaterThanOrEqual
 
 from claims.models import Fill
 from reconciliation.case_models import CaseNote, ExceptionCase
-from reconciliation.engine.matching import parse_claim_ref
 from reconciliation.models import (
     AcquisitionCost,
     Adjustment,
@@ -58,6 +57,7 @@ from reconciliation.models import (
     ClaimResult,
     FeeLine,
     NadacPrice,
+    PaymentMatch,
     PlbAllocation,
     ServicePayment,
 )
@@ -281,42 +281,14 @@ class ClaimStory:
         return self.case.status if self.case else "open"
 
 
-def _claim_refs_match(fill: Fill, ref: str) -> bool:
-    parsed = parse_claim_ref(ref)
-    return (
-        parsed is not None
-        and parsed[0] == fill.rx_number
-        and parsed[1]
-        in (
-            None,
-            fill.fill_number,
-        )
-    )
-
-
 def claim_payments_for_fill(fill: Fill) -> list[ClaimPayment]:
-    """The 835 claim payments of the organization's current remittances that answer this
-    claim, found the way the engine matches them: CLP07 = the claim's authorization number,
-    or CLP01 read as its Rx number (and fill) with the date of service at its store (or a
-    remittance filed for the organization). Reversal transactions (B2) are matched to
-    nothing."""
-    if fill.transaction_code == "B2":
-        return []
-    by_ref = Q(
-        location_id=fill.location_id,
-        service_date=fill.date_of_service,
-        claim_ref__contains=str(fill.rx_number),
-    ) | Q(
-        location__isnull=True,
-        service_date=fill.date_of_service,
-        claim_ref__contains=str(fill.rx_number),
-    )
-    which = by_ref
-    if fill.authorization_number:
-        which |= Q(payer_claim_control=fill.authorization_number)
+    """The 835 claim payments the latest reconciliation run matched to this claim."""
+    # exactly what the latest run matched to the claim (a payment it left ambiguous or
+    # unmatched is on no claim's story)
+    matched = PaymentMatch.objects.filter(fill_id=fill.pk).values("payment_id")
     candidates = (
         ClaimPayment.objects.filter(
-            which,
+            pk__in=matched,
             organization_id=fill.location.organization_id,
             remittance__superseded_by__isnull=True,
         )
@@ -336,12 +308,7 @@ def claim_payments_for_fill(fill: Fill) -> list[ClaimPayment]:
         )
         .order_by("remittance__payment_date", "remittance_id", "position")
     )
-    auth = fill.authorization_number
-    return [
-        p
-        for p in candidates
-        if (auth and p.payer_claim_control.strip() == auth) or _claim_refs_match(fill, p.claim_ref)
-    ]
+    return list(candidates)
 
 
 def _nadac_on(organization_id: int, ndc: str, day: date) -> NadacPrice | None:

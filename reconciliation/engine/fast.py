@@ -336,4 +336,8 @@ def reconcile(
             r.index, status, how, n, net, recouped, dir_c, spread_c, strict=True
         )
     ]
-    return Outcome(results=results, unmatched=unmatched, allocations=allocations)
+    matches = [
+        (int(p), int(f), str(h))
+        for p, f, h in matched[["payment_id", "fill_id", "how"]].itertuples(index=False)
+    ]
+    return Outcome(results=results, unmatched=unmatched, allocations=allocations, matches=matches)

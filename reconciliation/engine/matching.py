@@ -124,6 +124,8 @@ class Outcome:
     results: list[Result] = field(default_factory=list)
     unmatched: list[Unmatched] = field(default_factory=list)
     allocations: list[Allocation] = field(default_factory=list)
+    # (payment id, fill id, how it matched): what the claim's story shows
+    matches: list[tuple[int, int, str]] = field(default_factory=list)
 
 
 def parse_claim_ref(ref: str) -> tuple[int, int | None] | None:
@@ -296,7 +298,11 @@ def reconcile(
         (tied if takeback else spread)[a.fill_id] += a.amount_cents
         if not a.allocated:
             plb_reasons[a.fill_id].add(f"PLB {reasons_of[a.adjustment_id]}")
-    out = Outcome(unmatched=unmatched, allocations=allocations)
+    out = Outcome(
+        unmatched=unmatched,
+        allocations=allocations,
+        matches=[(p.payment_id, fill, how) for fill, hits in matched.items() for p, how in hits],
+    )
     for c in claims:
         hits = matched.get(c.fill_id, [])
         paid = [p for p, _ in hits]

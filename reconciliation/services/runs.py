@@ -30,6 +30,7 @@ from reconciliation.models import (
     Adjustment,
     ClaimPayment,
     ClaimResult,
+    PaymentMatch,
     PlbAllocation,
     ProviderAdjustment,
     Remittance,
@@ -444,6 +445,7 @@ def _write(
     with transaction.atomic():
         ClaimResult.objects.filter(organization=organization).delete()
         UnmatchedPayment.objects.filter(organization=organization).delete()
+        PaymentMatch.objects.filter(organization=organization).delete()
         PlbAllocation.objects.filter(organization=organization).delete()
         buf.seek(0)
         columns = (
@@ -457,6 +459,17 @@ def _write(
         with connection.cursor() as cur, cur.copy(sql) as copy:
             while chunk := buf.read(1 << 20):
                 copy.write(chunk)
+        matches = io.StringIO()
+        for payment_id, fill_id, how in outcome.matches:
+            matches.write(f"{organization.pk}\t{payment_id}\t{fill_id}\t{how}\n")
+        with (
+            connection.cursor() as cur,
+            cur.copy(
+                "COPY reconciliation_paymentmatch (organization_id, payment_id, fill_id, how) "
+                "FROM STDIN"
+            ) as copy,
+        ):
+            copy.write(matches.getvalue())
         unmatched = []
         for u in outcome.unmatched:
             unmatched_cents += paid_of[u.payment_id]

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from demo.world.catalog import PAYERS
-from reconciliation.models import ClaimResult, PlbAllocation, ProviderAdjustment
+from reconciliation.models import ClaimResult, PaymentMatch, PlbAllocation, ProviderAdjustment
 from reconciliation.services.contracts import demo_payer_contracts_create
 from reconciliation.services.runs import reconcile_now
 from rxrevops.models import Job
@@ -79,6 +79,8 @@ def test_every_claim_reconciles_to_the_worlds_truth(
     c = job.counts
     assert c["remitted_cents"] == c["matched_cents"] + c["unmatched_cents"]
     assert c["unmatched_payments"] == 0
+    # the story of each claim shows exactly the payments the run matched to it
+    assert PaymentMatch.objects.count() == sum(r.payments for r in ours.values())
     # every PLB amount went somewhere: tied, allocated or carried, to the cent
     plb_total = sum(ProviderAdjustment.objects.values_list("amount_cents", flat=True))
     placed = sum(PlbAllocation.objects.values_list("amount_cents", flat=True))
