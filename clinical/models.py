@@ -10,7 +10,7 @@ from django.conf import settings
 from django.db import models
 
 from clinical.hl7.vxu import FUNDING_ELIGIBILITY, ROUTES, SITES
-from rxrevops.querysets import LocationScopedQuerySet
+from rxrevops.querysets import ClinicalBillingQuerySet, ClinicalQuerySet
 
 
 class Immunization(models.Model):
@@ -49,7 +49,7 @@ class Immunization(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
-    objects = LocationScopedQuerySet["Immunization"].as_manager()
+    objects = ClinicalQuerySet["Immunization"].as_manager()
 
     class Meta:
         ordering = ["-administered_on", "-pk"]
@@ -147,7 +147,7 @@ class Encounter(models.Model):
     )
     signed_at = models.DateTimeField(null=True, blank=True)
 
-    objects = LocationScopedQuerySet["Encounter"].as_manager()
+    objects = ClinicalQuerySet["Encounter"].as_manager()
 
     class Meta:
         ordering = ["-held_on", "-pk"]
@@ -277,7 +277,7 @@ class ClinicalClaim(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    objects = LocationScopedQuerySet["ClinicalClaim"].as_manager()
+    objects = ClinicalBillingQuerySet["ClinicalClaim"].as_manager()
 
     class Meta:
         ordering = ["-service_date", "-pk"]
@@ -314,7 +314,7 @@ class PointOfCareTest(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
-    objects = LocationScopedQuerySet["PointOfCareTest"].as_manager()
+    objects = ClinicalQuerySet["PointOfCareTest"].as_manager()
 
     class Meta:
         ordering = ["-performed_on", "-pk"]

@@ -12,7 +12,7 @@ from typing import Any
 from django.core.validators import URLValidator
 from django.db import models
 
-from rxrevops.querysets import LocationScopedQuerySet, OrganizationScopedQuerySet
+from rxrevops.querysets import ClinicalQuerySet, OrganizationScopedQuerySet
 
 __all__ = ["ImmunizationRegistry", "RegistryMessage"]
 
@@ -113,7 +113,7 @@ class RegistryMessage(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    objects = LocationScopedQuerySet["RegistryMessage"].as_manager()
+    objects = ClinicalQuerySet["RegistryMessage"].as_manager()
 
     class Meta:
         ordering = ["-created_at", "-pk"]

@@ -7,7 +7,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
-from rxrevops.querysets import LocationScopedQuerySet
+from rxrevops.querysets import ReconciliationQuerySet
 
 __all__ = ["CaseNote", "ExceptionCase"]
 
@@ -39,7 +39,7 @@ class ExceptionCase(models.Model):
     )
     updated_at = models.DateTimeField(auto_now=True)
 
-    objects = LocationScopedQuerySet["ExceptionCase"].as_manager()
+    objects = ReconciliationQuerySet["ExceptionCase"].as_manager()
 
     class Meta:
         indexes = [models.Index(fields=["location", "status"])]

@@ -10,7 +10,10 @@ from __future__ import annotations
 from django.db import models
 from django.db.models import Q
 
-from rxrevops.querysets import LocationScopedQuerySet, OrganizationOrLocationScopedQuerySet
+from rxrevops.querysets import (
+    OrganizationOrLocationScopedQuerySet,
+    ReconciliationQuerySet,
+)
 
 
 class Remittance(models.Model):
@@ -281,7 +284,7 @@ class ClaimResult(models.Model):
     job = models.ForeignKey("rxrevops.Job", null=True, on_delete=models.SET_NULL, related_name="+")
     computed_at = models.DateTimeField()
 
-    objects = LocationScopedQuerySet["ClaimResult"].as_manager()
+    objects = ReconciliationQuerySet["ClaimResult"].as_manager()
 
     class Meta:
         indexes = [

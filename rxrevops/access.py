@@ -60,6 +60,16 @@ class Grants:
     organization_ids: frozenset[int]
     org_wide_organization_ids: frozenset[int]
     roles: frozenset[str]
+    # where each role is held: a pharmacist at one store who is revenue staff at a network
+    # does not read clinical notes across the network
+    role_location_ids: tuple[tuple[str, frozenset[int]], ...] = ()
+
+    def locations_with(self, roles: tuple[str, ...]) -> frozenset[int]:
+        out: set[int] = set()
+        for role, ids in self.role_location_ids:
+            if role in roles:
+                out |= ids
+        return frozenset(out)
 
 
 _EMPTY = Grants(frozenset(), frozenset(), frozenset(), frozenset())
@@ -95,19 +105,27 @@ def _grants_for_user(user: User) -> Grants:
     if not memberships:
         return _EMPTY
     org_wide = _with_network_members([m.organization_id for m in memberships if m.all_locations])
-    loc_ids = set(Location.objects.filter(organization__in=org_wide).values_list("pk", flat=True))
+    stores_of = dict(
+        Location.objects.filter(organization__in=org_wide).values_list("pk", "organization_id")
+    )
+    loc_ids = set(stores_of)
     org_ids = set(org_wide)
+    by_role: dict[str, set[int]] = {}
     for m in memberships:
-        if not m.all_locations:
-            loc_ids.update(
-                loc.pk for loc in m.locations.all() if loc.organization_id == m.organization_id
-            )
+        if m.all_locations:
+            reach = _with_network_members([m.organization_id])
+            held = {pk for pk, org in stores_of.items() if org in reach}
+        else:
+            held = {loc.pk for loc in m.locations.all() if loc.organization_id == m.organization_id}
+            loc_ids.update(held)
             org_ids.add(m.organization_id)
+        by_role.setdefault(m.role, set()).update(held)
     return Grants(
         frozenset(loc_ids),
         frozenset(org_ids),
         frozenset(org_wide),
         frozenset(m.role for m in memberships),
+        tuple(sorted((role, frozenset(ids)) for role, ids in by_role.items())),
     )
 
 
@@ -129,8 +147,15 @@ def grants_for_user(user: Principal) -> Grants:
     return grants
 
 
-def location_ids_for_user(user: Principal) -> frozenset[int]:
-    return grants_for_user(user).location_ids
+def location_ids_for_user(
+    user: Principal, *, roles: tuple[str, ...] | None = None
+) -> frozenset[int]:
+    """The stores the principal reaches; with `roles`, only those where a person holds one of
+    them (an API token carries scopes, not roles: it reaches its stores)."""
+    grants = grants_for_user(user)
+    if roles is None or isinstance(user, TokenPrincipal):
+        return grants.location_ids
+    return grants.locations_with(roles)
 
 
 def organization_ids_for_user(user: Principal) -> frozenset[int]:

@@ -19,14 +19,36 @@ _M = TypeVar("_M", bound=models.Model)
 
 
 class LocationScopedQuerySet(models.QuerySet[_M]):
-    """Rows that belong to one store. `location_field` is the path to the Location."""
+    """Rows that belong to one store. `location_field` is the path to the Location;
+    `viewer_roles`, when set, are the roles a person must hold at that store to see them
+    (clinical notes for pharmacists, not for a revenue role held elsewhere)."""
 
     location_field = "location"
+    viewer_roles: tuple[str, ...] | None = None
 
     def for_user(self, user: Principal) -> LocationScopedQuerySet[_M]:
         from rxrevops.access import location_ids_for_user
 
-        return self.filter(**{f"{self.location_field}__in": location_ids_for_user(user)})
+        ids = location_ids_for_user(user, roles=self.viewer_roles)
+        return self.filter(**{f"{self.location_field}__in": ids})
+
+
+class ClinicalQuerySet(LocationScopedQuerySet[_M]):
+    """Clinical records: seen by owners and pharmacists of their store."""
+
+    viewer_roles = ("owner", "pharmacist")
+
+
+class ClinicalBillingQuerySet(LocationScopedQuerySet[_M]):
+    """Clinical claims: also by the revenue staff of their store."""
+
+    viewer_roles = ("owner", "pharmacist", "revenue")
+
+
+class ReconciliationQuerySet(LocationScopedQuerySet[_M]):
+    """Reconciliation results and cases: owners and revenue staff of their store."""
+
+    viewer_roles = ("owner", "revenue")
 
     def for_location(self, location_id: int) -> LocationScopedQuerySet[_M]:
         return self.filter(**{self.location_field: location_id})

@@ -171,7 +171,7 @@ def poc_test_record(
         scope=Scope.CLINICAL_WRITE,
         refusal="Only pharmacists and owners record point-of-care tests.",
     )
-    if patient.location_id not in location_ids_for_user(user):
+    if patient.location_id not in location_ids_for_user(user, roles=(Role.OWNER, Role.PHARMACIST)):
         raise PermissionDenied("This patient is not at one of your stores.")
     errors: dict[str, str] = {}
     if kind not in PointOfCareTest.Kind.values:

@@ -80,7 +80,7 @@ def _require_pharmacist(user: Principal) -> None:
 
 
 def _require_store(user: Principal, location_id: int) -> None:
-    if location_id not in location_ids_for_user(user):
+    if location_id not in location_ids_for_user(user, roles=MTM_ROLES):
         raise PermissionDenied("This patient is not at one of your stores.")
 
 

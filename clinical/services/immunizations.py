@@ -69,7 +69,7 @@ def immunization_record(
     """Record one administered dose. Missing or unknown fields, an expired lot and a CVX/MVX
     mismatch are refused with a `ValidationError` naming each field."""
     _require_immunizer(user)
-    if patient.location_id not in location_ids_for_user(user):
+    if patient.location_id not in location_ids_for_user(user, roles=IMMUNIZATION_ROLES):
         raise PermissionDenied("This patient is not at one of your stores.")
 
     # normalize at the edge, once: codes upper-case, route "IM" -> NCIT "C28161"

@@ -388,7 +388,7 @@ def registry_message_resend(
         scope=Scope.CLINICAL_WRITE,
         refusal="Only pharmacists and owners resend immunization registry messages.",
     )
-    if message.location_id not in location_ids_for_user(user):
+    if message.location_id not in location_ids_for_user(user, roles=RESEND_ROLES):
         raise PermissionDenied("This message is not from one of your stores.")
     now = now or timezone.now()
     with transaction.atomic():

@@ -432,3 +432,28 @@ def test_two_drafts_open_at_once_bill_the_second_signed_as_established(
     assert not tmr.new_patient
     claim = ClinicalClaim.objects.get(encounter_series=tmr.series)
     assert [line["code"] for line in claim.lines] == ["99606"]
+
+
+def test_a_role_counts_only_where_it_is_held(worklist_chain: SimpleNamespace, login: Any) -> None:
+    """Revenue staff of a buying group (reaching every member pharmacy's stores) who are also
+    the pharmacist of one member's store B read and document clinical records at store B
+    only; store A's stay 404 for them."""
+    from rxrevops.models import Membership, Organization, Role
+
+    chain = worklist_chain
+    owner = chain.owner
+    enc_a = ready(encounter_start(user=owner, patient=chain.at_risk, today=AS_OF), owner)
+    encounter_sign(user=owner, encounter=enc_a)
+    group = Organization.objects.create(name="Buying group", slug="group")
+    Organization.objects.filter(pk=chain.org.pk).update(network=group)
+    user = chain.pharmacist_b
+    Membership.objects.create(user=user, organization=group, role=Role.REVENUE)
+    client = login(user)
+    for name in ("clinical:encounter", "clinical:encounter_takeaway_pdf"):
+        assert client.get(reverse(name, args=[enc_a.pk])).status_code == 404
+    with pytest.raises(PermissionDenied):
+        encounter_start(user=user, patient=chain.at_risk, today=AS_OF)
+    # at store B, where the pharmacist role is held, all works
+    enc_b = encounter_start(user=user, patient=chain.at_risk_b, today=AS_OF)
+    assert client.get(reverse("clinical:encounter", args=[enc_b.pk])).status_code == 200
+    assert list(Encounter.objects.for_user(user)) == [enc_b]
