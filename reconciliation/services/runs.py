@@ -82,7 +82,23 @@ def _run(job: Job, progress: Progress) -> Mapping[str, Any]:
         as_of = date.fromisoformat(job.params["as_of"])
     except (KeyError, TypeError, ValueError):
         raise JobFailed("The job has no valid as_of date.") from None
-    return reconcile_organization(organization=job.organization, as_of=as_of, job=job)
+    counts = reconcile_organization(
+        organization=job.organization, as_of=as_of, job=job, progress=progress
+    )
+    job.message = _summary(counts)
+    job.save(update_fields=["message"])
+    return counts
+
+
+def _summary(counts: Mapping[str, int]) -> str:
+    open_items = sum(
+        counts.get(f"status_{s}", 0)
+        for s in ("short_paid", "unpaid", "overpaid", "reversed_but_paid", "recouped")
+    )
+    return (
+        f"{counts['claims']:,} claims reconciled: {open_items:,} exceptions, "
+        f"{counts['unmatched_payments']:,} payments unmatched; balanced to the cent."
+    )
 
 
 def contract_terms(organization_id: int) -> TermsLookup:
@@ -122,6 +138,7 @@ def reconcile_organization(
     as_of: date,
     job: Job | None = None,
     terms: TermsLookup | None = None,
+    progress: Progress | None = None,
 ) -> dict[str, int]:
     """Rebuild every claim result of `organization` as of `as_of`; returns the run's counts.
 
@@ -141,6 +158,8 @@ def reconcile_organization(
                     cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
             terms = terms or contract_terms(organization.pk)
             claims, extra = _load_claims(organization.pk, terms)
+            if progress is not None:
+                progress.set_total(len(claims))
             payments, payment_store = _load_payments(organization.pk)
             adjustments = _load_plb(organization.pk)
             # the set-based path; a property test holds it equal to the reference path
@@ -162,6 +181,8 @@ def reconcile_organization(
         with connection.cursor() as cur:
             cur.execute("SELECT pg_advisory_unlock(%s, %s)", [_LOCK_NAMESPACE, organization.pk])
     counts.update(balance, claims=len(claims))
+    if progress is not None:
+        progress.advance(len(claims))
     return counts
 
 
@@ -506,9 +527,14 @@ def _write(
         plb_tied_cents=sum(
             a.amount_cents for a in outcome.allocations if a.fill_id and not a.allocated
         ),
-        plb_allocated_cents=sum(a.amount_cents for a in outcome.allocations if a.allocated),
+        plb_allocated_cents=sum(
+            a.amount_cents for a in outcome.allocations if a.allocated and a.fill_id
+        ),
         plb_carried_cents=sum(
             a.amount_cents for a in outcome.allocations if a.fill_id is None and not a.allocated
+        ),
+        plb_unplaced_cents=sum(
+            a.amount_cents for a in outcome.allocations if a.fill_id is None and a.allocated
         ),
     )
     return counts

@@ -126,3 +126,21 @@ def test_a_run_that_does_not_balance_writes_nothing(
     assert "Nothing was written" in job.message
     assert _state() == before  # the earlier run's rows stand
     assert first.status == Job.Status.SUCCEEDED
+
+
+def test_the_run_page_shows_the_balance(
+    stores: SimpleNamespace, world_files: Path, world_manifest: dict[str, Any], login: Any
+) -> None:
+    from django.urls import reverse
+
+    from reconciliation.services.runs import reconcile_now
+    from rxrevops.templatetags.money import cents
+
+    load_world(stores, world_files, world_manifest)
+    job = reconcile_now(organization=stores.org, as_of=date(2026, 2, 28))
+    html = login(stores.owner).get(reverse("job_detail", args=[job.pk])).content.decode()
+    assert 'data-testid="recon-balance"' in html
+    assert f"Paid on claims (Σ CLP04) {cents(job.counts['remitted_cents'])}" in html
+    assert f"matched to claims {cents(job.counts['matched_cents'])}" in html
+    job.refresh_from_db()
+    assert job.progress_done == job.progress_total == job.counts["claims"]

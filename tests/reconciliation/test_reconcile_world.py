@@ -85,6 +85,9 @@ def test_every_claim_reconciles_to_the_worlds_truth(
     plb_total = sum(ProviderAdjustment.objects.values_list("amount_cents", flat=True))
     placed = sum(PlbAllocation.objects.values_list("amount_cents", flat=True))
     assert placed == plb_total
+    parts = ("plb_tied_cents", "plb_allocated_cents", "plb_carried_cents", "plb_unplaced_cents")
+    assert sum(c[k] for k in parts) == c["plb_cents"] == plb_total
+    assert job.message.endswith("balanced to the cent.")
 
 
 def test_a_second_run_on_the_same_facts_writes_the_same_rows(
