@@ -15,8 +15,10 @@ __all__ = ["AcquisitionCost", "FeeLine", "NadacPrice"]
 
 class FeeLine(models.Model):
     """One line of a PBM fee / DIR statement: a fee charged on (or, negative, an incentive
-    paid back for) one claim. A statement sent again, or a later one restating a line,
-    updates the line with the same key instead of adding one."""
+    paid back for) one claim. The same statement sent again updates its lines (the key
+    includes the statement date); a later statement's line for the same claim and fee type
+    is another line, and a claim's fees are the sum of its lines (a correction arrives as a
+    delta line, the way PBM true-up statements report adjustments)."""
 
     class FeeType(models.TextChoices):
         PERFORMANCE = "performance", "Performance fee"

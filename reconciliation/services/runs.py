@@ -165,6 +165,9 @@ def reconcile_organization(
             # the set-based path; a property test holds it equal to the reference path
             outcome = fast.reconcile(claims, payments, adjustments, as_of=as_of)
             balance = _balance(payments, adjustments, outcome)
+            balance["fee_lines_unmatched"], balance["fee_unmatched_cents"] = _fees_unmatched(
+                organization.pk
+            )
             counts = _write(
                 organization=organization,
                 as_of=as_of,
@@ -318,10 +321,29 @@ WHERE loc.organization_id = %(org)s
 """
 
 
+_UNMATCHED_FEES_SQL = """
+SELECT count(*), coalesce(sum(l.amount_cents), 0)
+FROM reconciliation_feeline l
+WHERE l.organization_id = %(org)s AND NOT EXISTS (
+  SELECT 1 FROM claims_fill f WHERE f.location_id = l.location_id
+   AND f.rx_number = l.rx_number AND f.fill_number = l.fill_number
+   AND f.date_of_service = l.date_of_service AND f.transaction_code = l.transaction_code)
+"""
+
+
 def _fees_actual(org_id: int) -> dict[int, int]:
     with connection.cursor() as cur:
         cur.execute(_FEES_SQL, {"org": org_id})
         return {fill: int(cents) for fill, cents in cur.fetchall()}
+
+
+def _fees_unmatched(org_id: int) -> tuple[int, int]:
+    """Fee-statement lines for claims the PMS never sent: (lines, cents), reported on the run
+    (they are kept; they count once their claim arrives)."""
+    with connection.cursor() as cur:
+        cur.execute(_UNMATCHED_FEES_SQL, {"org": org_id})
+        lines, cents = cur.fetchone()
+        return int(lines), int(cents)
 
 
 def _costs(org_id: int) -> dict[int, tuple[int, str]]:

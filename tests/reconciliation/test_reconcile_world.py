@@ -143,3 +143,4 @@ def test_fees_and_costs_reconcile_to_the_worlds_truth_four_months_in(
                 "invoice",
             )
     assert with_fees > 500  # the statements really were matched to claims
+    assert job.counts["fee_lines_unmatched"] == 0
