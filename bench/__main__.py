@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import argparse
 
-from bench import adherence, pms_import, recon, world, x12_parse
+from bench import adherence, pms_import, recon, recon_db, world, x12_parse
 
 
 def main() -> None:
@@ -17,7 +17,7 @@ def main() -> None:
     )
     parser.add_argument(
         "--only",
-        choices=["world", "pms", "x12", "adherence", "recon"],
+        choices=["world", "pms", "x12", "adherence", "recon", "recon-db"],
         help="run one benchmark instead of all of them",
     )
     args = parser.parse_args()
@@ -42,6 +42,10 @@ def main() -> None:
         if args.only is None:
             print()
         recon.run()
+    if args.only in (None, "recon-db"):
+        if args.only is None:
+            print()
+        recon_db.run()
 
 
 if __name__ == "__main__":
