@@ -255,10 +255,22 @@ class ClaimResult(models.Model):
         RX_FILL_DATE = "rx_fill_date", "Rx number, fill and date of service (CLP01 + DTM)"
         NONE = "", "Not matched"
 
+    # Derived rows are written by COPY in bulk: no database foreign keys (no per-row checks
+    # at commit) and no single-column indexes the composite ones below already serve.
     organization = models.ForeignKey(
-        "rxrevops.Organization", on_delete=models.CASCADE, related_name="+"
+        "rxrevops.Organization",
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
     )
-    location = models.ForeignKey("rxrevops.Location", on_delete=models.CASCADE, related_name="+")
+    location = models.ForeignKey(
+        "rxrevops.Location",
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
+    )
     # the claim this result is about (Fill rows keep their id across re-imports)
     fill = models.OneToOneField(
         "claims.Fill", on_delete=models.CASCADE, related_name="result", db_constraint=False
@@ -281,7 +293,15 @@ class ClaimResult(models.Model):
     age_bucket = models.CharField(max_length=6, blank=True)  # 0-30, 31-60, 61-90, 90+
     below_cost = models.BooleanField(default=False)
     reasons = models.JSONField(default=list)  # CARC/RARC/PLB codes with amounts
-    job = models.ForeignKey("rxrevops.Job", null=True, on_delete=models.SET_NULL, related_name="+")
+    # the run that wrote the row (an incremental run rewrites only the rows it touched)
+    job = models.ForeignKey(
+        "rxrevops.Job",
+        null=True,
+        on_delete=models.DO_NOTHING,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
+    )
     computed_at = models.DateTimeField()
 
     objects = ReconciliationQuerySet["ClaimResult"].as_manager()
@@ -302,9 +322,11 @@ class PaymentMatch(models.Model):
     replaced by every run): the claim's story reads its payments from here."""
 
     organization = models.ForeignKey(
-        "rxrevops.Organization", on_delete=models.CASCADE, related_name="+"
+        "rxrevops.Organization", on_delete=models.CASCADE, related_name="+", db_constraint=False
     )
-    payment = models.OneToOneField(ClaimPayment, on_delete=models.CASCADE, related_name="+")
+    payment = models.OneToOneField(
+        ClaimPayment, on_delete=models.CASCADE, related_name="+", db_constraint=False
+    )
     fill = models.ForeignKey(
         "claims.Fill", on_delete=models.CASCADE, related_name="+", db_constraint=False
     )
@@ -327,7 +349,14 @@ class UnmatchedPayment(models.Model):
     payment = models.OneToOneField(ClaimPayment, on_delete=models.CASCADE, related_name="+")
     paid_cents = models.BigIntegerField()
     reason = models.CharField(max_length=200)
-    job = models.ForeignKey("rxrevops.Job", null=True, on_delete=models.SET_NULL, related_name="+")
+    job = models.ForeignKey(
+        "rxrevops.Job",
+        null=True,
+        on_delete=models.DO_NOTHING,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
+    )
 
     objects = OrganizationOrLocationScopedQuerySet["UnmatchedPayment"].as_manager()
 
@@ -340,20 +369,92 @@ class PlbAllocation(models.Model):
     documented rule (pro rata to the remittance's paid claims), marked as allocated."""
 
     organization = models.ForeignKey(
-        "rxrevops.Organization", on_delete=models.CASCADE, related_name="+"
+        "rxrevops.Organization", on_delete=models.CASCADE, related_name="+", db_constraint=False
     )
     adjustment = models.ForeignKey(
-        ProviderAdjustment, on_delete=models.CASCADE, related_name="allocations"
+        ProviderAdjustment,
+        on_delete=models.CASCADE,
+        related_name="allocations",
+        db_constraint=False,
     )
     fill = models.ForeignKey(
         "claims.Fill", null=True, on_delete=models.CASCADE, related_name="+", db_constraint=False
     )
     amount_cents = models.BigIntegerField()
     allocated = models.BooleanField()  # True: by rule; False: tied by reference
-    job = models.ForeignKey("rxrevops.Job", null=True, on_delete=models.SET_NULL, related_name="+")
+    job = models.ForeignKey(
+        "rxrevops.Job",
+        null=True,
+        on_delete=models.DO_NOTHING,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
+    )
 
     def __str__(self) -> str:
         return f"PLB {self.adjustment_id} -> {self.fill_id}: {self.amount_cents}"
+
+
+class ReconcileState(models.Model):
+    """Where an organization's derived rows stand: the date they were reconciled as of and
+    the run that last wrote them. Written in the run's transaction, so an incremental run
+    knows exactly what the rows it builds on were computed from."""
+
+    organization = models.OneToOneField(
+        "rxrevops.Organization", on_delete=models.CASCADE, related_name="+", primary_key=True
+    )
+    as_of = models.DateField()
+    job = models.ForeignKey(
+        "rxrevops.Job",
+        null=True,
+        on_delete=models.DO_NOTHING,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
+    )
+    full_job = models.ForeignKey(
+        "rxrevops.Job",
+        null=True,
+        on_delete=models.DO_NOTHING,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
+    )  # the last full rebuild
+    # the payer contracts and payment defaults the rows were computed with: a change to them
+    # makes the next run a full one
+    fingerprint = models.CharField(max_length=64, blank=True)
+    updated_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"reconciled as of {self.as_of}"
+
+
+class ConsumedImport(models.Model):
+    """An import job whose rows a run has taken into the results. Its changes are found by
+    the job (fills' source job, remittances', fee lines' and invoice lines' job), recorded in
+    the run's own transaction: an import that finishes while a run reads is left for the
+    next run, never half taken."""
+
+    job = models.OneToOneField(
+        "rxrevops.Job",
+        on_delete=models.CASCADE,
+        related_name="+",
+        primary_key=True,
+    )
+    organization = models.ForeignKey(
+        "rxrevops.Organization", on_delete=models.CASCADE, related_name="+"
+    )
+    run = models.ForeignKey(
+        "rxrevops.Job",
+        null=True,
+        on_delete=models.DO_NOTHING,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
+    )
+
+    def __str__(self) -> str:
+        return f"import {self.job_id} consumed by run {self.run_id}"
 
 
 # other reconciliation sub-domains keep their models in their own modules, registered here

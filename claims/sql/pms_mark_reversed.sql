@@ -2,9 +2,10 @@
 -- B2 staged now against its B1 (stored earlier or inserted by this batch); a B1 arriving
 -- after its B2 is inserted as reversed by pms_upsert.sql. Per-key lookups through the
 -- fill_real_world_key unique index (location, rx, fill, date of service, transaction).
+-- The job that marked it becomes the row's source (reconciliation finds changed claims so).
 SET LOCAL enable_nestloop = on;
 
-UPDATE claims_fill f SET status = 'reversed', updated_at = now()
+UPDATE claims_fill f SET status = 'reversed', source_job_id = %(job)s, updated_at = now()
 FROM (
     SELECT DISTINCT rx_number, fill_number, date_of_service
     FROM pms_stage WHERE transaction_code = 'B2'

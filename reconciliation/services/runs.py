@@ -1,46 +1,50 @@
-"""Reconciliation runs: load an organization's claims, 835 payments and PLB amounts, call the
-pure engine (`reconciliation.engine.matching`), and replace the derived rows — per-claim
-results, unmatched payments, PLB allocations — in one transaction.
+"""Reconciliation runs: load an organization's claims, 835 payments and PLB amounts as
+columns, call the set-based engine (`reconciliation.engine.fast`, held equal to the reference
+path `reconciliation.engine.matching`), and replace the derived rows — per-claim results,
+payment matches, unmatched payments, PLB placements — in one transaction.
 
 A run is a job (`reconcile`, on the `recon` queue): queued after an import that changed
-claims or remittances, nightly by beat, by `manage.py reconcile`, or in-process. Rerunning it
+claims or remittances, nightly by beat, by `manage.py reconcile`, or in-process. It is
+incremental unless asked to rebuild everything (see `reconcile_organization`); rerunning it
 on the same facts gives the same rows, so a crashed worker's retry ends where an
 uninterrupted run would have.
+
+Rows move between Postgres and pandas by COPY in CSV read and written with pyarrow: no
+Python object per claim on the way in or out.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
-import json
-from collections import defaultdict
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from claims.models import Fill, Plan
+from claims.models import Plan
 from reconciliation.contract_selectors import contracts_in_effect
 from reconciliation.engine import contracts as core
-from reconciliation.engine import fast, matching
-from reconciliation.models import (
-    Adjustment,
-    ClaimPayment,
-    ClaimResult,
-    PaymentMatch,
-    PlbAllocation,
-    ProviderAdjustment,
-    Remittance,
-    UnmatchedPayment,
-)
+from reconciliation.engine import fast
+from reconciliation.models import ConsumedImport, ReconcileState
 from rxrevops.models import Job, Organization
 from rxrevops.services.jobs import JobFailed, Progress, job_create, job_execute, job_handler
 
+logger = logging.getLogger(__name__)
+
 JOB_KIND = "reconcile"
 AGE_BUCKETS = ((30, "0-30"), (60, "31-60"), (90, "61-90"))
+OPEN_STATUSES = ("pending", "unpaid", "short_paid")
 
 # (plan id, date of service) -> (the payer contract version in effect for the plan that day,
 # due date, last day still pending)
@@ -48,7 +52,7 @@ TermsLookup = Callable[[int | None, date], tuple[core.ContractTerms | None, date
 
 
 def reconcile_request(*, organization: Organization, created_by: Any = None) -> Job:
-    """Queue a run, unless one for the organization is already waiting."""
+    """Queue an (incremental) run, unless one for the organization is already waiting."""
     waiting = Job.objects.filter(
         organization=organization, kind=JOB_KIND, status=Job.Status.QUEUED
     ).first()
@@ -57,20 +61,35 @@ def reconcile_request(*, organization: Organization, created_by: Any = None) -> 
     return _job(organization, timezone.localdate(), created_by=created_by, enqueue=True)
 
 
-def reconcile_now(*, organization: Organization, as_of: date) -> Job:
+def reconcile_now(
+    *, organization: Organization, as_of: date, full: bool = False, since: date | None = None
+) -> Job:
     """Run in this process as a job (the command, the demo seed, tests)."""
-    job = _job(organization, as_of, created_by=None, enqueue=False)
+    job = _job(organization, as_of, created_by=None, enqueue=False, full=full, since=since)
     job_execute(job_id=job.pk)
     job.refresh_from_db()
     return job
 
 
-def _job(organization: Organization, as_of: date, *, created_by: Any, enqueue: bool) -> Job:
+def _job(
+    organization: Organization,
+    as_of: date,
+    *,
+    created_by: Any,
+    enqueue: bool,
+    full: bool = False,
+    since: date | None = None,
+) -> Job:
+    params: dict[str, Any] = {"as_of": as_of.isoformat()}
+    if full:
+        params["full"] = True
+    if since is not None:
+        params["since"] = since.isoformat()
     return job_create(
         organization=organization,
         kind=JOB_KIND,
-        params={"as_of": as_of.isoformat()},
-        label=f"Reconciliation as of {as_of:%b %-d, %Y}",
+        params=params,
+        label=f"Reconciliation as of {as_of:%b %-d, %Y}" + (" (full rebuild)" if full else ""),
         created_by=created_by,
         enqueue=enqueue,
     )
@@ -80,10 +99,16 @@ def _job(organization: Organization, as_of: date, *, created_by: Any, enqueue: b
 def _run(job: Job, progress: Progress) -> Mapping[str, Any]:
     try:
         as_of = date.fromisoformat(job.params["as_of"])
+        since = date.fromisoformat(job.params["since"]) if job.params.get("since") else None
     except (KeyError, TypeError, ValueError):
         raise JobFailed("The job has no valid as_of date.") from None
     counts = reconcile_organization(
-        organization=job.organization, as_of=as_of, job=job, progress=progress
+        organization=job.organization,
+        as_of=as_of,
+        job=job,
+        progress=progress,
+        full=bool(job.params.get("full")),
+        since=since,
     )
     job.message = _summary(counts)
     job.save(update_fields=["message"])
@@ -95,8 +120,13 @@ def _summary(counts: Mapping[str, int]) -> str:
         counts.get(f"status_{s}", 0)
         for s in ("short_paid", "unpaid", "overpaid", "reversed_but_paid", "recouped")
     )
+    how = (
+        f"{counts['rebuilt']:,} rebuilt incrementally"
+        if counts.get("incremental")
+        else "full rebuild"
+    )
     return (
-        f"{counts['claims']:,} claims reconciled: {open_items:,} exceptions, "
+        f"{counts['claims']:,} claims reconciled ({how}): {open_items:,} exceptions, "
         f"{counts['unmatched_payments']:,} payments unmatched; balanced to the cent."
     )
 
@@ -128,8 +158,20 @@ def contract_terms(organization_id: int) -> TermsLookup:
     return lookup
 
 
+def _fingerprint(org_id: int) -> str:
+    """What every claim's terms come from: the contracts in effect and the default days to
+    pay (a change makes the next run a full rebuild)."""
+    text = repr((contracts_in_effect(org_id), settings.RECON_DAYS_TO_PAY))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 # pg advisory-lock namespace for reconciliation runs (two-int form: namespace, organization)
 _LOCK_NAMESPACE = 7202
+
+# imports whose rows results are built from, and how a run finds what each changed
+IMPORT_KINDS = ("pms", "x12_835", "fees", "nadac", "acquisition")
+# an incremental run that would touch more than this share of the claims rebuilds them all
+FULL_ABOVE_SHARE = 0.4
 
 
 def reconcile_organization(
@@ -139,8 +181,17 @@ def reconcile_organization(
     job: Job | None = None,
     terms: TermsLookup | None = None,
     progress: Progress | None = None,
+    full: bool = False,
+    since: date | None = None,
 ) -> dict[str, int]:
-    """Rebuild every claim result of `organization` as of `as_of`; returns the run's counts.
+    """Reconcile `organization` as of `as_of`; returns the run's counts.
+
+    Incremental unless `full` (or there is nothing to build on): only the claims touched
+    since the last run (by imports it has not taken in yet, by `since` — every claim dated
+    from that day —, or by the passing of time: a claim falling due or changing age bucket)
+    are rebuilt, with every claim and payment that shares a matching key with them and every
+    claim paid in a remittance whose matches changed. The rows come out the same as a full
+    rebuild's (a test holds them equal).
 
     One run per organization at a time (an advisory lock; a second waits), reading one
     snapshot of claims, remittances, fees and costs (REPEATABLE READ) and writing in the same
@@ -157,155 +208,277 @@ def reconcile_organization(
                 with connection.cursor() as cur:
                     cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
             terms = terms or contract_terms(organization.pk)
-            claims, extra = _load_claims(organization.pk, terms)
-            if progress is not None:
-                progress.set_total(len(claims))
-            payments, payment_store = _load_payments(organization.pk)
-            adjustments = _load_plb(organization.pk)
-            # the set-based path; a property test holds it equal to the reference path
-            outcome = fast.reconcile(claims, payments, adjustments, as_of=as_of)
-            balance = _balance(payments, adjustments, outcome)
-            balance["fee_lines_unmatched"], balance["fee_unmatched_cents"] = _fees_unmatched(
-                organization.pk
-            )
-            counts = _write(
-                organization=organization,
-                as_of=as_of,
-                job=job,
-                claims=claims,
-                extra=extra,
-                fees_actual=_fees_actual(organization.pk),
-                costs=_costs(organization.pk),
-                outcome=outcome,
-                payment_store=payment_store,
-                paid_of={p.payment_id: p.paid_cents for p in payments},
-            )
+            try:
+                with transaction.atomic():
+                    counts = _reconcile(organization, as_of, job, terms, full=full, since=since)
+            except _Unbalanced as e:
+                # the rows an incremental run built on no longer add up (changed by hand, or
+                # a bug): rebuild everything rather than keep building on them
+                logger.warning("organization %s: %s; rebuilding in full", organization.pk, e)
+                counts = _reconcile(organization, as_of, job, terms, full=True, since=since)
+                counts["full_because_incremental_did_not_balance"] = 1
     finally:
         with connection.cursor() as cur:
             cur.execute("SELECT pg_advisory_unlock(%s, %s)", [_LOCK_NAMESPACE, organization.pk])
-    counts.update(balance, claims=len(claims))
     if progress is not None:
-        progress.advance(len(claims))
+        progress.set_total(counts["claims"])
+        progress.advance(counts["claims"])
     return counts
 
 
-def _balance(
-    payments: list[matching.Payment],
-    adjustments: list[matching.ProviderAdjustment],
-    outcome: matching.Outcome,
+def _reconcile(
+    organization: Organization,
+    as_of: date,
+    job: Job | None,
+    terms: TermsLookup,
+    *,
+    full: bool,
+    since: date | None,
 ) -> dict[str, int]:
-    """The run's totals, refused (JobFailed, nothing written) when they do not add up."""
-    paid_of = {p.payment_id: p.paid_cents for p in payments}
-    total = sum(paid_of.values())
-    matched = sum(r.remitted_cents for r in outcome.results)
-    unmatched = sum(paid_of[u.payment_id] for u in outcome.unmatched)
-    plb = sum(a.amount_cents for a in adjustments)
-    placed = sum(a.amount_cents for a in outcome.allocations)
-    if total != matched + unmatched:
-        raise JobFailed(
-            f"The run does not balance: {total} cents paid on claims != {matched} matched + "
-            f"{unmatched} unmatched. Nothing was written."
-        )
-    if plb != placed:
-        raise JobFailed(
-            f"The run does not balance: {plb} cents of PLB != {placed} placed. Nothing was written."
-        )
-    return {"remitted_cents": total, "matched_cents": matched, "plb_cents": plb}
-
-
-@dataclass(frozen=True, slots=True)
-class ClaimFacts:
-    """What a claim's result row needs besides the engine's view of it."""
-
-    location_id: int
-    patient_pay_cents: int
-    acquisition_cents: int
-    due_on: date
-    fees_estimated_cents: int
-
-
-def _load_claims(
-    org_id: int, terms: TermsLookup
-) -> tuple[list[matching.Claim], dict[int, ClaimFacts]]:
-    """The organization's claims as engine rows, and per fill what the result row needs
-    besides. Fees are estimated from the contract's fee terms for every plan claim."""
-    rows = Fill.objects.filter(location__organization_id=org_id).values_list(
-        "pk",
-        "location_id",
-        "rx_number",
-        "fill_number",
-        "date_of_service",
-        "transaction_code",
-        "status",
-        "plan_id",
-        "authorization_number",
-        "total_paid_cents",
-        "patient_pay_cents",
-        "acquisition_cost_cents",
-        "ingredient_cost_paid_cents",
-        "dispensing_fee_paid_cents",
-        "usual_customary_cents",
-        "quantity",
-        "drug__is_brand",
+    org = organization.pk
+    state = ReconcileState.objects.filter(organization=organization).first()
+    imports = list(
+        Job.objects.filter(organization=organization, kind__in=IMPORT_KINDS)
+        .exclude(status__in=(Job.Status.QUEUED, Job.Status.RUNNING))
+        .exclude(pk__in=ConsumedImport.objects.filter(organization=organization).values("job"))
+        .values_list("pk", "kind", "location_id", "started_at")
     )
-    claims, extra = [], {}
-    for (
-        pk, loc, rx, fill, dos, tx, status, plan, auth, paid, patient, acq, ingredient,
-        fee, uc, qty, brand,
-    ) in rows.iterator(chunk_size=20000):  # fmt: skip
-        contract, due, last_pending = terms(plan, dos)
-        has_plan = plan is not None and status != Fill.Status.CASH
-        estimated = 0
-        if contract is not None and has_plan and tx != "B2":
-            estimated = core.estimated_fees_cents(
-                core.ClaimFacts(
-                    date_of_service=dos,
-                    is_brand=bool(brand),
-                    quantity=qty,
-                    ingredient_cost_paid_cents=ingredient,
-                    dispensing_fee_paid_cents=fee,
-                    patient_pay_cents=patient,
-                    total_paid_cents=paid,
-                    usual_customary_cents=uc,
-                ),
-                contract,
-            )
-        claims.append(
-            matching.Claim(
-                fill_id=pk,
-                location_id=loc,
-                rx_number=rx,
-                fill_number=fill,
-                date_of_service=dos,
-                transaction_code=tx,
-                reversed=status == Fill.Status.REVERSED,
-                has_plan=has_plan,
-                authorization=auth or "",
-                expected_cents=paid,
-                due_on=last_pending,
-            )
-        )
-        extra[pk] = ClaimFacts(loc, patient, acq, due, estimated)
-    return claims, extra
+    fingerprint = _fingerprint(org)
+    scope: Scope | None = None
+    why_full = (
+        "asked"
+        if full
+        else "first run"
+        if state is None
+        else "earlier date"
+        if as_of < state.as_of
+        else "contracts or plans changed"
+        if state.fingerprint != fingerprint
+        else ""
+    )
+    if not why_full:
+        scope = _scope(org, state, as_of, imports, since)
+        if scope is None:
+            why_full = "most claims touched"
+    if scope is None:
+        claims = _claims_frame(org, terms, None)
+        payments, cas = _payments_frame(org, None)
+        plb = _plb_frame(org, None)
+        out = fast.reconcile_frames(claims, payments, cas, plb, as_of=as_of)
+    else:
+        claims, payments, cas, plb, fixed, fixed_alloc = _scoped_inputs(org, terms, scope)
+        out = fast.reconcile_frames(
+            claims, payments, cas, plb, as_of=as_of, fixed_matches=fixed,
+            fixed_allocations=fixed_alloc,
+        )  # fmt: skip
+    _check_balance(payments, plb, out)
+    results = _result_rows(org, as_of, job, claims, out, scoped=scope is not None)
+    _write(org, job, results, out, payments, scope)
+    # what the run has taken in, and where the rows stand, in the same transaction
+    ConsumedImport.objects.bulk_create(
+        [ConsumedImport(job_id=imp[0], organization=organization, run=job) for imp in imports],
+        ignore_conflicts=True,
+    )
+    ReconcileState.objects.update_or_create(
+        organization=organization,
+        defaults={
+            "as_of": as_of,
+            "job": job,
+            "fingerprint": fingerprint,
+            "updated_at": timezone.now(),
+            **({"full_job": job} if scope is None else {}),
+        },
+    )
+    counts = _totals(org)
+    counts.update(
+        claims=counts["results"],
+        rebuilt=len(results),
+        incremental=int(scope is not None),
+    )
+    if why_full:
+        counts["full_because_" + why_full.replace(" ", "_")] = 1
+    try:
+        _check_totals(counts)
+    except JobFailed as e:
+        if scope is not None:
+            raise _Unbalanced(str(e)) from None
+        raise
+    return counts
 
 
-_FEES_SQL = """
-SELECT f.id, sum(l.amount_cents)
-FROM reconciliation_feeline l
-JOIN claims_fill f ON f.location_id = l.location_id AND f.rx_number = l.rx_number
- AND f.fill_number = l.fill_number AND f.date_of_service = l.date_of_service
- AND f.transaction_code = l.transaction_code
-WHERE l.organization_id = %(org)s
-GROUP BY f.id
+class _Unbalanced(Exception):
+    """An incremental run left the organization's totals unbalanced."""
+
+
+# --- columns in --------------------------------------------------------------------------------
+
+_BOOL = {"true_values": ["t"], "false_values": ["f"]}
+
+
+def _copy_frame(sql: str, types: Mapping[str, pa.DataType]) -> pd.DataFrame:
+    """The rows of `sql` as a frame, by COPY ... TO STDOUT in CSV read with pyarrow. Text
+    columns come back as str ("" for NULL), dates as datetime64[ns]."""
+    buf = io.BytesIO()
+    with (
+        connection.cursor() as cur,
+        cur.copy(f"COPY ({sql}) TO STDOUT WITH (FORMAT csv, HEADER)") as copy,
+    ):
+        for block in copy:
+            buf.write(block)
+    buf.seek(0)
+    table = pacsv.read_csv(
+        buf,
+        parse_options=pacsv.ParseOptions(newlines_in_values=True),
+        convert_options=pacsv.ConvertOptions(
+            column_types=dict(types),
+            strings_can_be_null=False,
+            quoted_strings_can_be_null=False,
+            **_BOOL,
+        ),
+    )
+    frame = table.to_pandas(date_as_object=False)
+    for name, kind in types.items():
+        if pa.types.is_date32(kind):
+            frame[name] = frame[name].astype("datetime64[ns]")
+        elif pa.types.is_string(kind):
+            frame[name] = frame[name].astype(object)
+    return frame
+
+
+_CLAIMS_SQL = """
+SELECT f.id AS fill_id, f.location_id, f.rx_number AS rx, f.fill_number AS fill,
+       f.date_of_service AS dos, f.transaction_code AS tx, f.status = 'reversed' AS reversed,
+       (f.plan_id IS NOT NULL AND f.status <> 'cash') AS has_plan, f.plan_id,
+       f.authorization_number AS auth, f.total_paid_cents AS expected,
+       f.patient_pay_cents AS patient, f.acquisition_cost_cents AS acq_pms,
+       f.ingredient_cost_paid_cents AS ingredient, coalesce(d.is_brand, false) AS brand
+FROM claims_fill f {scope}
+LEFT JOIN claims_drug d ON d.id = f.drug_id
+WHERE f.location_id IN (SELECT id FROM rxrevops_location WHERE organization_id = {org})
 """
+_CLAIM_TYPES = {
+    "fill_id": pa.int64(), "location_id": pa.int64(), "rx": pa.int64(), "fill": pa.int64(),
+    "dos": pa.date32(), "tx": pa.string(), "reversed": pa.bool_(), "has_plan": pa.bool_(),
+    "plan_id": pa.int64(), "auth": pa.string(), "expected": pa.int64(), "patient": pa.int64(),
+    "acq_pms": pa.int64(), "ingredient": pa.int64(), "brand": pa.bool_(),
+}  # fmt: skip
+
+
+def _claims_frame(org_id: int, terms: TermsLookup, scope: str | None) -> pd.DataFrame:
+    """The claims (all, or those in the temp table `scope`) with each claim's due date, last
+    pending day and estimated fees from its contract terms."""
+    join = f"JOIN {scope} s ON s.id = f.id" if scope else ""
+    claims = _copy_frame(_CLAIMS_SQL.format(scope=join, org=int(org_id)), _CLAIM_TYPES)
+    return _with_terms(claims, terms)
+
+
+def _ratio(percent: Decimal) -> tuple[int, int]:
+    """percent / 100 as an exact (numerator, denominator)."""
+    num, den = percent.as_integer_ratio()
+    return num, den * 100
+
+
+def _with_terms(claims: pd.DataFrame, terms: TermsLookup) -> pd.DataFrame:
+    pairs = claims[["plan_id", "dos"]].drop_duplicates()
+    rows = []
+    for plan, day in pairs.itertuples(index=False):
+        plan_id = None if pd.isna(plan) else int(plan)
+        contract, due, last_pending = terms(plan_id, day.date())
+        fees = contract.fees if contract is not None else core.FeeTerms()
+        rows.append(
+            (plan, day, due, last_pending, contract is not None, fees.per_claim_cents,
+             *_ratio(fees.pct_of_ingredient), *_ratio(fees.pct_of_plan_paid))
+        )  # fmt: skip
+    names = ["plan_id", "dos", "due", "due_on", "contract", "per_claim",
+             "ing_num", "ing_den", "paid_num", "paid_den"]  # fmt: skip
+    table = pd.DataFrame(rows, columns=names)
+    table = table.astype({"plan_id": claims["plan_id"].dtype, "dos": "datetime64[ns]",
+                          "due": "datetime64[ns]", "due_on": "datetime64[ns]"})  # fmt: skip
+    out = claims.merge(table, on=["plan_id", "dos"], how="left", validate="many_to_one")
+    estimated = (
+        out["per_claim"]
+        + _half_up(out["ingredient"], out["ing_num"], out["ing_den"])
+        + _half_up(out["expected"], out["paid_num"], out["paid_den"])
+    )
+    applies = out["contract"] & out["has_plan"] & (out["tx"] != "B2")
+    out["estimated"] = np.where(applies, estimated, 0).astype(np.int64)
+    return out.drop(columns=["per_claim", "ing_num", "ing_den", "paid_num", "paid_den"])
+
+
+def _half_up(cents: pd.Series, num: pd.Series, den: pd.Series) -> pd.Series:
+    """cents x num / den rounded half away from zero, exactly (as `core.round_cents`)."""
+    product = cents.astype(np.int64) * num.astype(np.int64)
+    den = den.astype(np.int64)
+    magnitude = (product.abs() * 2 + den) // (den * 2)
+    return np.sign(product) * magnitude
+
+
+_PAYMENTS_SQL = """
+SELECT p.id AS payment_id, p.remittance_id, p.location_id, p.claim_ref,
+       p.payer_claim_control AS ctrl, p.status, coalesce(p.paid_cents, 0) AS paid,
+       p.service_date
+FROM reconciliation_claimpayment p {scope}
+JOIN reconciliation_remittance r ON r.id = p.remittance_id
+WHERE r.organization_id = {org} AND r.superseded_by_id IS NULL
+"""
+_PAYMENT_TYPES = {
+    "payment_id": pa.int64(), "remittance_id": pa.int64(), "location_id": pa.int64(),
+    "claim_ref": pa.string(), "ctrl": pa.string(), "status": pa.string(), "paid": pa.int64(),
+    "service_date": pa.date32(),
+}  # fmt: skip
+_CAS_SQL = """
+SELECT a.claim_id AS payment_id, a."group", a.reason, a.amount_cents AS cents
+FROM reconciliation_adjustment a
+JOIN ({payments}) p ON p.payment_id = a.claim_id
+"""
+_CAS_TYPES = {
+    "payment_id": pa.int64(),
+    "group": pa.string(),
+    "reason": pa.string(),
+    "cents": pa.int64(),
+}
+
+
+def _payments_frame(org_id: int, scope: str | None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The claim payments of the organization's current remittances (a re-sent remittance
+    replaces the one it supersedes; all, or those in the temp table `scope`), and their CAS
+    adjustments."""
+    join = f"JOIN {scope} s ON s.id = p.id" if scope else ""
+    sql = _PAYMENTS_SQL.format(scope=join, org=int(org_id))
+    payments = _copy_frame(sql, _PAYMENT_TYPES)
+    payments["location_id"] = payments["location_id"].astype("Int64")
+    payments["ctrl"] = payments["ctrl"].str.strip()
+    cas = _copy_frame(_CAS_SQL.format(payments=sql), _CAS_TYPES)
+    return payments, cas
+
+
+_PLB_SQL = """
+SELECT a.id AS adjustment_id, a.remittance_id, a.reason, a.reference, a.amount_cents AS amount
+FROM reconciliation_provideradjustment a
+JOIN reconciliation_remittance r ON r.id = a.remittance_id {scope}
+WHERE r.organization_id = {org} AND r.superseded_by_id IS NULL
+"""
+_PLB_TYPES = {
+    "adjustment_id": pa.int64(), "remittance_id": pa.int64(), "reason": pa.string(),
+    "reference": pa.string(), "amount": pa.int64(),
+}  # fmt: skip
+
+
+def _plb_frame(org_id: int, scope: str | None) -> pd.DataFrame:
+    """PLB amounts of the current remittances (all, or of the remittances in `scope`)."""
+    join = f"JOIN {scope} s ON s.id = r.id" if scope else ""
+    plb = _copy_frame(_PLB_SQL.format(scope=join, org=int(org_id)), _PLB_TYPES)
+    plb["reference"] = plb["reference"].str.strip()
+    return plb
+
+
 # the store's latest invoice price of the NDC on or before the date of service, else the
 # NADAC in effect that day; x quantity, half-up to the cent
 _COSTS_SQL = """
-SELECT f.id,
-       round(inv.unit_cost * f.quantity * 100)::bigint,
-       round(nadac.per_unit * f.quantity * 100)::bigint
-FROM claims_fill f
-JOIN rxrevops_location loc ON loc.id = f.location_id
+SELECT f.id AS fill_id,
+       round(inv.unit_cost * f.quantity * 100)::bigint AS invoice,
+       round(nadac.per_unit * f.quantity * 100)::bigint AS nadac
+FROM claims_fill f {scope}
 JOIN claims_drug d ON d.id = f.drug_id
 LEFT JOIN LATERAL (
   SELECT a.unit_cost FROM reconciliation_acquisitioncost a
@@ -313,14 +486,20 @@ LEFT JOIN LATERAL (
   ORDER BY a.invoice_date DESC, a.id DESC LIMIT 1) inv ON true
 LEFT JOIN LATERAL (
   SELECT n.per_unit FROM reconciliation_nadacprice n
-  WHERE n.organization_id = loc.organization_id AND n.ndc = d.ndc
-    AND n.effective_date <= f.date_of_service
+  WHERE n.organization_id = {org} AND n.ndc = d.ndc AND n.effective_date <= f.date_of_service
   ORDER BY n.effective_date DESC LIMIT 1) nadac ON true
-WHERE loc.organization_id = %(org)s
+WHERE f.location_id IN (SELECT id FROM rxrevops_location WHERE organization_id = {org})
   AND (inv.unit_cost IS NOT NULL OR nadac.per_unit IS NOT NULL)
 """
-
-
+_FEES_SQL = """
+SELECT f.id AS fill_id, sum(l.amount_cents) AS fees
+FROM reconciliation_feeline l
+JOIN claims_fill f ON f.location_id = l.location_id AND f.rx_number = l.rx_number
+ AND f.fill_number = l.fill_number AND f.date_of_service = l.date_of_service
+ AND f.transaction_code = l.transaction_code {scope}
+WHERE l.organization_id = {org}
+GROUP BY f.id
+"""
 _UNMATCHED_FEES_SQL = """
 SELECT count(*), coalesce(sum(l.amount_cents), 0)
 FROM reconciliation_feeline l
@@ -331,87 +510,333 @@ WHERE l.organization_id = %(org)s AND NOT EXISTS (
 """
 
 
-def _fees_actual(org_id: int) -> dict[int, int]:
+def _costs_and_fees(org_id: int, claims: pd.DataFrame, scope: str | None) -> pd.DataFrame:
+    """`claims` with acquisition (cents) and its source (invoice, nadac or pms), and the fee
+    statements' actual fees (`fees_actual`, NaN where no line arrived)."""
+    join = f"JOIN {scope} s ON s.id = f.id" if scope else ""
+    costs = _copy_frame(
+        _COSTS_SQL.format(scope=join, org=int(org_id)),
+        {"fill_id": pa.int64(), "invoice": pa.int64(), "nadac": pa.int64()},
+    )
+    fees = _copy_frame(
+        _FEES_SQL.format(scope=join, org=int(org_id)), {"fill_id": pa.int64(), "fees": pa.int64()}
+    )
+    out = claims.merge(costs, on="fill_id", how="left").merge(fees, on="fill_id", how="left")
+    source = np.where(
+        out["invoice"].notna(), "invoice", np.where(out["nadac"].notna(), "nadac", "pms")
+    )
+    acquisition = out["invoice"].fillna(out["nadac"]).fillna(out["acq_pms"])
+    out["acquisition"] = acquisition.astype(np.int64)
+    out["source"] = source
+    return out.rename(columns={"fees": "fees_actual"}).drop(columns=["invoice", "nadac"])
+
+
+# --- what an incremental run rebuilds --------------------------------------------------------
+
+_SCOPE_TABLES = (
+    # claims C1 (sharing a matching key with something touched) and C2 (C1 + claims paid in a
+    # remittance whose matches changed, + claims its PLB references)
+    "CREATE TEMP TABLE rs_c1 (id bigint PRIMARY KEY) ON COMMIT DROP",
+    "CREATE TEMP TABLE rs_c2 (id bigint PRIMARY KEY) ON COMMIT DROP",
+    "CREATE TEMP TABLE rs_pay (id bigint PRIMARY KEY) ON COMMIT DROP",  # payments matched anew
+    "CREATE TEMP TABLE rs_fixed (id bigint PRIMARY KEY) ON COMMIT DROP",  # kept as matched
+    "CREATE TEMP TABLE rs_remit (id bigint PRIMARY KEY) ON COMMIT DROP",  # PLB placed anew
+    "CREATE TEMP TABLE rs_remit_changed (id bigint PRIMARY KEY) ON COMMIT DROP",
+    "CREATE TEMP TABLE rs_new_remit (id bigint PRIMARY KEY) ON COMMIT DROP",
+    "CREATE TEMP TABLE rs_gone_pay (id bigint PRIMARY KEY) ON COMMIT DROP",  # superseded
+    "CREATE TEMP TABLE rs_gone_plb (id bigint PRIMARY KEY) ON COMMIT DROP",
+    "CREATE TEMP TABLE rs_key (rx bigint, dos date, PRIMARY KEY (rx, dos)) ON COMMIT DROP",
+    "CREATE TEMP TABLE rs_auth (auth text PRIMARY KEY) ON COMMIT DROP",
+)
+
+_IN_ORG_FILLS = "f.location_id IN (SELECT id FROM rxrevops_location WHERE organization_id = {org})"
+_CURRENT = (
+    "JOIN reconciliation_remittance r ON r.id = p.remittance_id AND r.organization_id = {org} "
+    "AND r.superseded_by_id IS NULL"
+)
+
+# one round of the key closure: keys of what is in, then everything sharing them
+_CLOSURE = (
+    "INSERT INTO rs_key SELECT DISTINCT f.rx_number, f.date_of_service FROM claims_fill f "
+    "JOIN rs_c1 s ON s.id = f.id ON CONFLICT DO NOTHING",
+    "INSERT INTO rs_key SELECT DISTINCT recon_claim_rx(p.claim_ref), p.service_date "
+    "FROM reconciliation_claimpayment p JOIN rs_pay s ON s.id = p.id "
+    "WHERE recon_claim_rx(p.claim_ref) IS NOT NULL AND p.service_date IS NOT NULL "
+    "ON CONFLICT DO NOTHING",
+    "INSERT INTO rs_auth SELECT DISTINCT f.authorization_number FROM claims_fill f "
+    "JOIN rs_c1 s ON s.id = f.id WHERE f.authorization_number <> '' ON CONFLICT DO NOTHING",
+    "INSERT INTO rs_auth SELECT DISTINCT recon_trim(p.payer_claim_control) "
+    "FROM reconciliation_claimpayment p JOIN rs_pay s ON s.id = p.id "
+    "WHERE recon_trim(p.payer_claim_control) <> '' ON CONFLICT DO NOTHING",
+    "ANALYZE rs_key",
+    "ANALYZE rs_auth",
+    "INSERT INTO rs_c1 SELECT f.id FROM rs_key k JOIN claims_fill f "
+    "ON f.rx_number = k.rx AND f.date_of_service = k.dos WHERE " + _IN_ORG_FILLS
+    + " ON CONFLICT DO NOTHING",
+    "INSERT INTO rs_c1 SELECT f.id FROM rs_auth a JOIN claims_fill f "
+    "ON f.authorization_number = a.auth WHERE f.authorization_number <> '' AND "
+    + _IN_ORG_FILLS + " ON CONFLICT DO NOTHING",
+    "INSERT INTO rs_pay SELECT p.id FROM rs_key k JOIN reconciliation_claimpayment p "
+    "ON recon_claim_rx(p.claim_ref) = k.rx AND p.service_date = k.dos " + _CURRENT
+    + " WHERE p.service_date IS NOT NULL ON CONFLICT DO NOTHING",
+    "INSERT INTO rs_pay SELECT p.id FROM rs_auth a JOIN reconciliation_claimpayment p "
+    "ON recon_trim(p.payer_claim_control) = a.auth " + _CURRENT
+    + " WHERE recon_trim(p.payer_claim_control) <> '' ON CONFLICT DO NOTHING",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Scope:
+    """An incremental run's part of the organization, in the rs_* temp tables."""
+
+    claims: int  # C1
+
+
+def _scope(
+    org_id: int,
+    state: ReconcileState,
+    as_of: date,
+    imports: list[tuple[int, str, int | None, Any]],
+    since: date | None,
+) -> Scope | None:
+    """Fill the rs_* tables with what this run rebuilds; None when that is most claims."""
+    org = int(org_id)
+    jobs: dict[str, list[int]] = {}
+    for pk, kind, _, _ in imports:
+        jobs.setdefault(kind, []).append(pk)
     with connection.cursor() as cur:
-        cur.execute(_FEES_SQL, {"org": org_id})
-        return {fill: int(cents) for fill, cents in cur.fetchall()}
-
-
-def _fees_unmatched(org_id: int) -> tuple[int, int]:
-    """Fee-statement lines for claims the PMS never sent: (lines, cents), reported on the run
-    (they are kept; they count once their claim arrives)."""
-    with connection.cursor() as cur:
-        cur.execute(_UNMATCHED_FEES_SQL, {"org": org_id})
-        lines, cents = cur.fetchone()
-        return int(lines), int(cents)
-
-
-def _costs(org_id: int) -> dict[int, tuple[int, str]]:
-    """{fill id: (acquisition cents, "invoice" | "nadac")} where a cost file knows it."""
-    with connection.cursor() as cur:
-        cur.execute(_COSTS_SQL, {"org": org_id})
-        return {
-            fill: (inv, "invoice") if inv is not None else (nadac, "nadac")
-            for fill, inv, nadac in cur.fetchall()
-        }
-
-
-def _load_payments(org_id: int) -> tuple[list[matching.Payment], dict[int, int | None]]:
-    """The claim payments of the organization's current remittances (a re-sent remittance
-    replaces the one it supersedes) with their CAS adjustments."""
-    current = Remittance.objects.filter(organization_id=org_id, superseded_by__isnull=True)
-    cas: dict[int, list[tuple[str, str, int]]] = defaultdict(list)
-    for claim_id, group, reason, cents in Adjustment.objects.filter(
-        claim__remittance__in=current
-    ).values_list("claim_id", "group", "reason", "amount_cents"):
-        cas[claim_id].append((group, reason, cents))
-    payments: list[matching.Payment] = []
-    store: dict[int, int | None] = {}
-    for pk, remit, loc, ref, status, paid, ctrl, day in (
-        ClaimPayment.objects.filter(remittance__in=current)
-        .values_list(
-            "pk",
-            "remittance_id",
-            "location_id",
-            "claim_ref",
-            "status",
-            "paid_cents",
-            "payer_claim_control",
-            "service_date",
-        )
-        .iterator(chunk_size=20000)
-    ):
-        payments.append(
-            matching.Payment(
-                payment_id=pk,
-                remittance_id=remit,
-                location_id=loc,
-                claim_ref=ref,
-                payer_claim_control=ctrl,
-                status=status,
-                paid_cents=paid or 0,
-                service_date=day,
-                adjustments=tuple(cas.get(pk, ())),
+        for ddl in _SCOPE_TABLES:
+            cur.execute(ddl)
+        # PMS claims written (or marked reversed) by the imports, store by store
+        for pk, kind, location_id, _ in imports:
+            if kind != "pms":
+                continue
+            stores = (
+                f"f.location_id = {int(location_id)}"
+                if location_id
+                else _IN_ORG_FILLS.format(org=org)
             )
+            cur.execute(
+                f"INSERT INTO rs_c1 SELECT f.id FROM claims_fill f WHERE {stores} "
+                "AND f.source_job_id = %s ON CONFLICT DO NOTHING",
+                [pk],
+            )
+        if jobs.get("fees"):
+            cur.execute(
+                "INSERT INTO rs_c1 SELECT f.id FROM reconciliation_feeline l JOIN claims_fill f "
+                "ON f.location_id = l.location_id AND f.rx_number = l.rx_number "
+                "AND f.fill_number = l.fill_number AND f.date_of_service = l.date_of_service "
+                "AND f.transaction_code = l.transaction_code "
+                "WHERE l.job_id = ANY(%s) ON CONFLICT DO NOTHING",
+                [jobs["fees"]],
+            )
+        if jobs.get("acquisition"):
+            cur.execute(
+                "INSERT INTO rs_c1 SELECT f.id FROM reconciliation_acquisitioncost a "
+                "JOIN claims_drug d ON d.ndc = a.ndc JOIN claims_fill f "
+                "ON f.location_id = a.location_id AND f.drug_id = d.id "
+                "AND f.date_of_service >= a.invoice_date "
+                "WHERE a.job_id = ANY(%s) ON CONFLICT DO NOTHING",
+                [jobs["acquisition"]],
+            )
+        nadac_since = [started for _, kind, _, started in imports if kind == "nadac" and started]
+        if jobs.get("nadac"):
+            # NADAC rows carry no job: those written since the earliest such import started
+            cur.execute(
+                "INSERT INTO rs_c1 SELECT f.id FROM reconciliation_nadacprice n "
+                "JOIN claims_drug d ON d.ndc = n.ndc JOIN claims_fill f ON f.drug_id = d.id "
+                "AND f.date_of_service >= n.effective_date "
+                f"WHERE n.organization_id = {org} AND n.updated_at >= %s "
+                f"AND {_IN_ORG_FILLS.format(org=org)} ON CONFLICT DO NOTHING",
+                [min(nadac_since) if nadac_since else state.updated_at],
+            )
+        if jobs.get("x12_835"):
+            # remittances the imports wrote, and the ones they superseded
+            cur.execute(
+                "INSERT INTO rs_new_remit SELECT id FROM reconciliation_remittance "
+                f"WHERE organization_id = {org} AND job_id = ANY(%s) "
+                "UNION SELECT o.id FROM reconciliation_remittance o "
+                "JOIN reconciliation_remittance n ON n.id = o.superseded_by_id "
+                f"WHERE n.organization_id = {org} AND n.job_id = ANY(%s) ON CONFLICT DO NOTHING",
+                [jobs["x12_835"], jobs["x12_835"]],
+            )
+            cur.execute(
+                "INSERT INTO rs_pay SELECT p.id FROM rs_new_remit n "
+                "JOIN reconciliation_claimpayment p ON p.remittance_id = n.id "
+                + _CURRENT.format(org=org)
+            )
+            cur.execute(
+                "INSERT INTO rs_gone_pay SELECT p.id FROM rs_new_remit n "
+                "JOIN reconciliation_remittance r ON r.id = n.id "
+                "JOIN reconciliation_claimpayment p ON p.remittance_id = r.id "
+                "WHERE r.superseded_by_id IS NOT NULL"
+            )
+            cur.execute(
+                "INSERT INTO rs_gone_plb SELECT a.id FROM rs_new_remit n "
+                "JOIN reconciliation_remittance r ON r.id = n.id "
+                "JOIN reconciliation_provideradjustment a ON a.remittance_id = r.id "
+                "WHERE r.superseded_by_id IS NOT NULL"
+            )
+            # what the superseded payments and PLB were placed on is rebuilt
+            cur.execute(
+                "INSERT INTO rs_c1 SELECT m.fill_id FROM reconciliation_paymentmatch m "
+                "JOIN rs_gone_pay g ON g.id = m.payment_id ON CONFLICT DO NOTHING"
+            )
+            cur.execute(
+                "INSERT INTO rs_c1 SELECT a.fill_id FROM reconciliation_plballocation a "
+                "JOIN rs_gone_plb g ON g.id = a.adjustment_id WHERE a.fill_id IS NOT NULL "
+                "ON CONFLICT DO NOTHING"
+            )
+        if as_of > state.as_of:
+            # time passed: claims falling due, and open items changing age bucket
+            cur.execute(
+                "INSERT INTO rs_c1 SELECT fill_id FROM reconciliation_claimresult "
+                f"WHERE organization_id = {org} AND status = ANY(%(open)s) AND "
+                "((status = 'pending' AND due_on < %(as_of)s) OR age_bucket <> CASE "
+                "WHEN %(as_of)s - date_of_service <= 30 THEN '0-30' "
+                "WHEN %(as_of)s - date_of_service <= 60 THEN '31-60' "
+                "WHEN %(as_of)s - date_of_service <= 90 THEN '61-90' ELSE '90+' END) "
+                "ON CONFLICT DO NOTHING",
+                {"open": list(OPEN_STATUSES), "as_of": as_of},
+            )
+        if since is not None:
+            cur.execute(
+                "INSERT INTO rs_c1 SELECT f.id FROM claims_fill f "
+                f"WHERE {_IN_ORG_FILLS.format(org=org)} AND f.date_of_service >= %s "
+                "ON CONFLICT DO NOTHING",
+                [since],
+            )
+        cur.execute(f"SELECT count(*) FROM claims_fill f WHERE {_IN_ORG_FILLS.format(org=org)}")
+        total = cur.fetchone()[0]
+        limit = max(1000, FULL_ABOVE_SHARE * total)
+        # the closure: every claim and payment sharing a key (Rx + date of service, or an
+        # authorization / CLP07) with what is in, until nothing new comes in
+        while True:
+            grew = 0
+            for statement in _CLOSURE:
+                cur.execute(statement.format(org=org))
+                if statement.startswith("INSERT INTO rs_c1") or statement.startswith(
+                    "INSERT INTO rs_pay"
+                ):
+                    grew += max(cur.rowcount, 0)
+            cur.execute("SELECT count(*) FROM rs_c1")
+            claims = cur.fetchone()[0]
+            if claims > limit:
+                return None
+            if not grew:
+                break
+        # PLB whose reference is one of these authorizations is placed anew (uniqueness of
+        # the reference may have changed), with the remittances the imports wrote
+        cur.execute(
+            "INSERT INTO rs_remit SELECT DISTINCT a.remittance_id "
+            "FROM reconciliation_provideradjustment a JOIN rs_auth x "
+            "ON recon_trim(a.reference) = x.auth JOIN reconciliation_remittance r "
+            f"ON r.id = a.remittance_id AND r.organization_id = {org} "
+            "AND r.superseded_by_id IS NULL ON CONFLICT DO NOTHING"
         )
-        store[pk] = loc
-    return payments, store
+        cur.execute(
+            "INSERT INTO rs_remit SELECT n.id FROM rs_new_remit n "
+            "JOIN reconciliation_remittance r ON r.id = n.id "
+            "WHERE r.superseded_by_id IS NULL ON CONFLICT DO NOTHING"
+        )
+        cur.execute("ANALYZE rs_c1")
+        cur.execute("ANALYZE rs_pay")
+    return Scope(claims=claims)
 
 
-def _load_plb(org_id: int) -> list[matching.ProviderAdjustment]:
-    rows = ProviderAdjustment.objects.filter(
-        remittance__organization_id=org_id, remittance__superseded_by__isnull=True
-    ).values_list("pk", "remittance_id", "reason", "reference", "amount_cents")
-    return [
-        matching.ProviderAdjustment(
-            adjustment_id=pk,
-            remittance_id=remit,
-            reason=reason,
-            reference=ref,
-            amount_cents=cents,
+def _scoped_inputs(
+    org_id: int, terms: TermsLookup, scope: Scope
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The engine's inputs for an incremental run: claims C2, payments (matched anew and kept),
+    CAS rows, the PLB placed anew, the kept matches and the kept PLB placements on C2."""
+    org = int(org_id)
+    c1 = _claims_frame(org, terms, "rs_c1")
+    p1, cas1 = _payments_frame(org, "rs_pay")
+    matched, unmatched = fast.match(c1, p1)
+    stored = _copy_frame(
+        "SELECT m.payment_id, m.fill_id FROM reconciliation_paymentmatch m "
+        "JOIN rs_pay s ON s.id = m.payment_id",
+        {"payment_id": pa.int64(), "fill_id": pa.int64()},
+    )
+    both = p1[["payment_id", "remittance_id"]].merge(
+        matched[["payment_id", "fill_id"]], on="payment_id", how="left"
+    )
+    both = both.merge(stored, on="payment_id", how="left", suffixes=("", "_was"))
+    changed = both["fill_id"].fillna(-1) != both["fill_id_was"].fillna(-1)
+    remits = both.loc[changed, "remittance_id"].drop_duplicates()
+    with connection.cursor() as cur:
+        if len(remits):
+            with cur.copy("COPY rs_remit_changed (id) FROM STDIN") as copy:
+                copy.write("".join(f"{int(r)}\n" for r in remits))
+        cur.execute("INSERT INTO rs_remit SELECT id FROM rs_remit_changed ON CONFLICT DO NOTHING")
+        cur.execute("ANALYZE rs_remit")
+        # C2: C1, the claims paid in a remittance placed anew (as matched before, and anew),
+        # and every claim carrying an authorization such a remittance's PLB references
+        cur.execute("INSERT INTO rs_c2 SELECT id FROM rs_c1")
+        cur.execute(
+            "INSERT INTO rs_c2 SELECT m.fill_id FROM rs_remit x "
+            "JOIN reconciliation_claimpayment p ON p.remittance_id = x.id "
+            "JOIN reconciliation_paymentmatch m ON m.payment_id = p.id ON CONFLICT DO NOTHING"
         )
-        for pk, remit, reason, ref, cents in rows
-    ]
+        cur.execute(
+            "INSERT INTO rs_c2 SELECT f.id FROM rs_remit x "
+            "JOIN reconciliation_provideradjustment a ON a.remittance_id = x.id "
+            "JOIN claims_fill f ON f.authorization_number = recon_trim(a.reference) "
+            f"WHERE recon_trim(a.reference) <> '' AND {_IN_ORG_FILLS.format(org=org)} "
+            "ON CONFLICT DO NOTHING"
+        )
+        cur.execute("CREATE TEMP TABLE rs_extra ON COMMIT DROP AS "
+                    "SELECT id FROM rs_c2 EXCEPT SELECT id FROM rs_c1")  # fmt: skip
+        # their payments stay matched as they were
+        cur.execute(
+            "INSERT INTO rs_fixed SELECT m.payment_id FROM reconciliation_paymentmatch m "
+            "JOIN rs_extra e ON e.id = m.fill_id ON CONFLICT DO NOTHING"
+        )
+        cur.execute("ANALYZE rs_c2")
+    extra = _claims_frame(org, terms, "rs_extra")
+    fixed_p, fixed_cas = _payments_frame(org, "rs_fixed")
+    fixed = _copy_frame(
+        "SELECT m.payment_id, m.fill_id, m.how FROM reconciliation_paymentmatch m "
+        "JOIN rs_fixed s ON s.id = m.payment_id",
+        {"payment_id": pa.int64(), "fill_id": pa.int64(), "how": pa.string()},
+    )
+    plb = _plb_frame(org, "rs_remit")
+    fixed_alloc = _copy_frame(
+        "SELECT a.adjustment_id, a.fill_id, a.amount_cents AS cents, a.allocated, p.reason "
+        "FROM reconciliation_plballocation a JOIN rs_c2 s ON s.id = a.fill_id "
+        "JOIN reconciliation_provideradjustment p ON p.id = a.adjustment_id "
+        "WHERE p.remittance_id NOT IN (SELECT id FROM rs_remit)",
+        {"adjustment_id": pa.int64(), "fill_id": pa.int64(), "cents": pa.int64(),
+         "allocated": pa.bool_(), "reason": pa.string()},
+    )  # fmt: skip
+    fixed_alloc["fill_id"] = fixed_alloc["fill_id"].astype("Int64")
+    claims = pd.concat([c1, extra], ignore_index=True)
+    payments = pd.concat([p1, fixed_p], ignore_index=True)
+    cas = pd.concat([cas1, fixed_cas], ignore_index=True)
+    del unmatched
+    return claims, payments, cas, plb, fixed, fixed_alloc
+
+
+# --- columns out -------------------------------------------------------------------------------
+
+
+def _check_balance(payments: pd.DataFrame, plb: pd.DataFrame, out: fast.Frames) -> None:
+    """The run's part balances, or nothing is written (JobFailed)."""
+    total = int(payments["paid"].sum())
+    matched = int(out.results["remitted"].sum())
+    lost = payments[payments["payment_id"].isin(out.unmatched["payment_id"])]
+    unmatched = int(lost["paid"].sum())
+    if total != matched + unmatched:
+        raise JobFailed(
+            f"The run does not balance: {total} cents paid on claims != {matched} matched + "
+            f"{unmatched} unmatched. Nothing was written."
+        )
+    amount, placed = int(plb["amount"].sum()), int(out.allocations["cents"].sum())
+    if amount != placed:
+        raise JobFailed(
+            f"The run does not balance: {amount} cents of PLB != {placed} placed. "
+            "Nothing was written."
+        )
 
 
 def age_bucket(as_of: date, date_of_service: date) -> str:
@@ -422,156 +847,235 @@ def age_bucket(as_of: date, date_of_service: date) -> str:
     return "90+"
 
 
-def _write(
-    *,
-    organization: Organization,
+_RESULT_COLUMNS = (
+    "organization_id", "location_id", "fill_id", "date_of_service", "status", "matched_by",
+    "payments", "expected_cents", "remitted_cents", "recouped_cents", "dir_cents",
+    "variance_cents", "fees_actual_cents", "fees_estimated_cents", "acquisition_cents",
+    "acquisition_source", "net_margin_cents", "due_on", "age_bucket", "below_cost", "reasons",
+    "job_id", "computed_at",
+)  # fmt: skip
+
+
+def _result_rows(
+    org_id: int,
     as_of: date,
     job: Job | None,
-    claims: list[matching.Claim],
-    extra: dict[int, ClaimFacts],
-    fees_actual: dict[int, int],
-    costs: dict[int, tuple[int, str]],
-    outcome: matching.Outcome,
-    payment_store: dict[int, int | None],
-    paid_of: dict[int, int],
-) -> dict[str, int]:
-    now = timezone.now()
-    by_fill = {c.fill_id: c for c in claims}
-    statuses: dict[str, int] = defaultdict(int)
-    buf = io.StringIO()
-    for r in outcome.results:
-        c = by_fill[r.fill_id]
-        x = extra[r.fill_id]
-        statuses[r.status] += 1
-        acquisition, source = costs.get(r.fill_id, (x.acquisition_cents, "pms"))
-        actual = fees_actual.get(r.fill_id)
-        # fees: the statement's lines once they arrived for the claim, else the estimate
-        fees = actual if actual is not None else x.fees_estimated_cents
-        # what the script earned: money received (promised, while not yet due) + patient pay
-        plan_money = c.expected_cents if r.status == "pending" else r.variance_cents
-        earned = (
-            plan_money + x.patient_pay_cents - r.allocated_cents - fees
-            if c.has_plan
-            else x.patient_pay_cents
-        )
-        if c.transaction_code == "B2" or r.status == "reversed":
-            # not dispensed (or the reversal itself): no cost, no fees, nothing earned
-            earned, acquisition, source, fees = 0, 0, "", 0
-        open_item = r.status in ("pending", "unpaid", "short_paid")
-        fields = (
-            organization.pk,
-            x.location_id,
-            r.fill_id,
-            c.date_of_service.isoformat(),
-            r.status,
-            r.matched_by,
-            r.payments,
-            c.expected_cents,
-            r.remitted_cents,
-            r.recouped_cents,
-            r.dir_cents,
-            r.variance_cents - c.expected_cents if c.has_plan else 0,
-            actual or 0,
-            x.fees_estimated_cents,
-            acquisition,
-            source,
-            earned - acquisition,
-            x.due_on.isoformat() if c.has_plan else r"\N",
-            age_bucket(as_of, c.date_of_service) if open_item else "",
-            c.transaction_code != "B2" and c.expected_cents + x.patient_pay_cents < acquisition,
-            _json_list(r.reasons),
-            job.pk if job else r"\N",
-            now.isoformat(),
-        )
-        buf.write("\t".join(_copy_text(v) for v in fields) + "\n")
-    unmatched_cents = 0
-    with transaction.atomic():
-        ClaimResult.objects.filter(organization=organization).delete()
-        UnmatchedPayment.objects.filter(organization=organization).delete()
-        PaymentMatch.objects.filter(organization=organization).delete()
-        PlbAllocation.objects.filter(organization=organization).delete()
-        buf.seek(0)
-        columns = (
-            "organization_id, location_id, fill_id, date_of_service, status, matched_by, "
-            "payments, expected_cents, remitted_cents, recouped_cents, dir_cents, "
-            "variance_cents, fees_actual_cents, fees_estimated_cents, acquisition_cents, "
-            "acquisition_source, net_margin_cents, due_on, age_bucket, below_cost, reasons, "
-            "job_id, computed_at"
-        )
-        sql = f"COPY reconciliation_claimresult ({columns}) FROM STDIN"
-        with connection.cursor() as cur, cur.copy(sql) as copy:
-            while chunk := buf.read(1 << 20):
-                copy.write(chunk)
-        matches = io.StringIO()
-        for payment_id, fill_id, how in outcome.matches:
-            matches.write(f"{organization.pk}\t{payment_id}\t{fill_id}\t{how}\n")
-        with (
-            connection.cursor() as cur,
-            cur.copy(
-                "COPY reconciliation_paymentmatch (organization_id, payment_id, fill_id, how) "
-                "FROM STDIN"
-            ) as copy,
-        ):
-            copy.write(matches.getvalue())
-        unmatched = []
-        for u in outcome.unmatched:
-            unmatched_cents += paid_of[u.payment_id]
-            unmatched.append(
-                UnmatchedPayment(
-                    organization=organization,
-                    location_id=payment_store.get(u.payment_id),
-                    payment_id=u.payment_id,
-                    paid_cents=paid_of[u.payment_id],
-                    reason=u.reason[:200],
-                    job=job,
-                )
+    claims: pd.DataFrame,
+    out: fast.Frames,
+    *,
+    scoped: bool,
+) -> pd.DataFrame:
+    """One ClaimResult row per claim, as columns (`_RESULT_COLUMNS`)."""
+    c = _costs_and_fees(org_id, claims, "rs_c2" if scoped else None)
+    r = c.merge(out.results, on="fill_id", how="inner", validate="one_to_one")
+    plan = r["has_plan"].to_numpy()
+    status = r["status"].to_numpy()
+    variance = (r["remitted"] - r["recouped"]).to_numpy()
+    actual = r["fees_actual"]
+    # fees: the statement's lines once they arrived for the claim, else the estimate
+    fees = actual.fillna(r["estimated"]).astype(np.int64).to_numpy()
+    # what the script earned: money received (promised, while not yet due) + patient pay
+    plan_money = np.where(status == "pending", r["expected"], variance)
+    patient = r["patient"].to_numpy()
+    earned = np.where(plan, plan_money + patient - r["allocated"].to_numpy() - fees, patient)
+    # not dispensed (or the reversal itself): no cost, no fees, nothing earned
+    void = (r["tx"].to_numpy() == "B2") | (status == "reversed")
+    earned = np.where(void, 0, earned)
+    acquisition = np.where(void, 0, r["acquisition"].to_numpy())
+    source = np.where(void, "", r["source"].to_numpy())
+    days = (pd.Timestamp(as_of) - r["dos"]).dt.days.to_numpy()
+    bucket = np.select([days <= 30, days <= 60, days <= 90], ["0-30", "31-60", "61-90"], "90+")
+    open_item = np.isin(status, OPEN_STATUSES)
+    return pd.DataFrame(
+        {
+            "organization_id": np.full(len(r), int(org_id), dtype=np.int64),
+            "location_id": r["location_id"].to_numpy(),
+            "fill_id": r["fill_id"].to_numpy(),
+            "date_of_service": r["dos"].to_numpy(),
+            "status": status,
+            "matched_by": r["matched_by"].to_numpy(),
+            "payments": r["payments"].to_numpy(),
+            "expected_cents": r["expected"].to_numpy(),
+            "remitted_cents": r["remitted"].to_numpy(),
+            "recouped_cents": r["recouped"].to_numpy(),
+            "dir_cents": r["dir"].to_numpy(),
+            "variance_cents": np.where(plan, variance - r["expected"].to_numpy(), 0),
+            "fees_actual_cents": actual.fillna(0).astype(np.int64).to_numpy(),
+            "fees_estimated_cents": r["estimated"].to_numpy(),
+            "acquisition_cents": acquisition,
+            "acquisition_source": source,
+            "net_margin_cents": earned - acquisition,
+            "due_on": r["due"].where(r["has_plan"]).to_numpy(),
+            "age_bucket": np.where(open_item, bucket, ""),
+            "below_cost": (r["tx"].to_numpy() != "B2")
+            & (r["expected"].to_numpy() + patient < acquisition),
+            "reasons": r["reasons"].to_numpy(),
+            "job_id": pd.array([job.pk if job else None] * len(r), dtype="Int64"),
+            "computed_at": timezone.now().isoformat(),
+        }
+    )
+
+
+def _copy_in(table: str, frame: pd.DataFrame) -> None:
+    """COPY `frame` (columns named as the table's) into `table`, as CSV written by pyarrow."""
+    if frame.empty:
+        return
+    arrays = {}
+    for name in frame.columns:
+        col = frame[name]
+        if pd.api.types.is_datetime64_any_dtype(col):
+            arrays[name] = pa.array(col.to_numpy().astype("datetime64[D]"), type=pa.date32(),
+                                    mask=col.isna().to_numpy())  # fmt: skip
+        else:
+            arrays[name] = pa.array(col.to_numpy(dtype=object) if col.dtype == object else col)
+    buf = io.BytesIO()
+    pacsv.write_csv(
+        pa.table(arrays),
+        buf,
+        write_options=pacsv.WriteOptions(include_header=False, quoting_style="needed"),
+    )
+    columns = ", ".join(frame.columns)
+    with (
+        connection.cursor() as cur,
+        cur.copy(f"COPY {table} ({columns}) FROM STDIN WITH (FORMAT csv)") as copy,
+    ):
+        view = buf.getbuffer()
+        for start in range(0, len(view), 1 << 20):
+            copy.write(view[start : start + (1 << 20)])
+
+
+def _write(
+    org_id: int,
+    job: Job | None,
+    results: pd.DataFrame,
+    out: fast.Frames,
+    payments: pd.DataFrame,
+    scope: Scope | None,
+) -> None:
+    org = int(org_id)
+    with connection.cursor() as cur:
+        if scope is None:
+            for table in ("claimresult", "paymentmatch", "unmatchedpayment", "plballocation"):
+                cur.execute(f"DELETE FROM reconciliation_{table} WHERE organization_id = {org}")
+        else:
+            cur.execute(
+                "DELETE FROM reconciliation_claimresult WHERE fill_id IN (SELECT id FROM rs_c2)"
             )
-        UnmatchedPayment.objects.bulk_create(unmatched, batch_size=5000)
-        PlbAllocation.objects.bulk_create(
-            [
-                PlbAllocation(
-                    organization=organization,
-                    adjustment_id=a.adjustment_id,
-                    fill_id=a.fill_id,
-                    amount_cents=a.amount_cents,
-                    allocated=a.allocated,
-                    job=job,
+            for table in ("paymentmatch", "unmatchedpayment"):
+                cur.execute(
+                    f"DELETE FROM reconciliation_{table} WHERE payment_id IN "
+                    "(SELECT id FROM rs_pay UNION ALL SELECT id FROM rs_gone_pay)"
                 )
-                for a in outcome.allocations
-            ],
-            batch_size=5000,
-        )
-    counts = {f"status_{k}": v for k, v in sorted(statuses.items())}
-    counts.update(
-        results=len(outcome.results),
-        unmatched_payments=len(outcome.unmatched),
-        unmatched_cents=unmatched_cents,
-        plb_tied_cents=sum(
-            a.amount_cents for a in outcome.allocations if a.fill_id and not a.allocated
-        ),
-        plb_allocated_cents=sum(
-            a.amount_cents for a in outcome.allocations if a.allocated and a.fill_id
-        ),
-        plb_carried_cents=sum(
-            a.amount_cents for a in outcome.allocations if a.fill_id is None and not a.allocated
-        ),
-        plb_unplaced_cents=sum(
-            a.amount_cents for a in outcome.allocations if a.fill_id is None and a.allocated
+            cur.execute(
+                "DELETE FROM reconciliation_plballocation WHERE adjustment_id IN ("
+                "SELECT a.id FROM reconciliation_provideradjustment a JOIN rs_remit x "
+                "ON x.id = a.remittance_id UNION ALL SELECT id FROM rs_gone_plb)"
+            )
+    _copy_in("reconciliation_claimresult", results)
+    job_id = pd.array([job.pk if job else None] * 1, dtype="Int64")[0]
+    _copy_in(
+        "reconciliation_paymentmatch",
+        out.matches.assign(organization_id=org)[
+            ["organization_id", "payment_id", "fill_id", "how"]
+        ],
+    )
+    lost = out.unmatched.merge(payments[["payment_id", "location_id", "paid"]], on="payment_id")
+    _copy_in(
+        "reconciliation_unmatchedpayment",
+        pd.DataFrame(
+            {
+                "organization_id": org,
+                "location_id": lost["location_id"].astype("Int64"),
+                "payment_id": lost["payment_id"],
+                "paid_cents": lost["paid"],
+                "reason": lost["reason"].str.slice(0, 200),
+                "job_id": pd.array([job_id] * len(lost), dtype="Int64"),
+            }
         ),
     )
-    return counts
+    a = out.allocations
+    _copy_in(
+        "reconciliation_plballocation",
+        pd.DataFrame(
+            {
+                "organization_id": org,
+                "adjustment_id": a["adjustment_id"],
+                "fill_id": a["fill_id"].astype("Int64"),
+                "amount_cents": a["cents"],
+                "allocated": a["allocated"],
+                "job_id": pd.array([job_id] * len(a), dtype="Int64"),
+            }
+        ),
+    )
 
 
-def _json_list(items: tuple[str, ...]) -> str:
-    return json.dumps(list(items))
+_TOTALS_SQL = """
+SELECT
+ (SELECT coalesce(sum(p.paid_cents), 0) FROM reconciliation_claimpayment p
+   JOIN reconciliation_remittance r ON r.id = p.remittance_id
+   WHERE r.organization_id = %(org)s AND r.superseded_by_id IS NULL),
+ (SELECT coalesce(sum(remitted_cents), 0) FROM reconciliation_claimresult
+   WHERE organization_id = %(org)s),
+ (SELECT count(*) FROM reconciliation_unmatchedpayment WHERE organization_id = %(org)s),
+ (SELECT coalesce(sum(paid_cents), 0) FROM reconciliation_unmatchedpayment
+   WHERE organization_id = %(org)s),
+ (SELECT coalesce(sum(a.amount_cents), 0) FROM reconciliation_provideradjustment a
+   JOIN reconciliation_remittance r ON r.id = a.remittance_id
+   WHERE r.organization_id = %(org)s AND r.superseded_by_id IS NULL)
+"""
+_PLB_PARTS_SQL = """
+SELECT coalesce(sum(amount_cents) FILTER (WHERE fill_id IS NOT NULL AND NOT allocated), 0),
+       coalesce(sum(amount_cents) FILTER (WHERE fill_id IS NOT NULL AND allocated), 0),
+       coalesce(sum(amount_cents) FILTER (WHERE fill_id IS NULL AND NOT allocated), 0),
+       coalesce(sum(amount_cents) FILTER (WHERE fill_id IS NULL AND allocated), 0)
+FROM reconciliation_plballocation WHERE organization_id = %(org)s
+"""
 
 
-def _copy_text(value: Any) -> str:
-    if value is True:
-        return "t"
-    if value is False:
-        return "f"
-    text = str(value)
-    if text == r"\N":
-        return text
-    return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
+def _totals(org_id: int) -> dict[str, int]:
+    """The organization's derived rows in figures, after the run wrote its part."""
+    params = {"org": int(org_id)}
+    with connection.cursor() as cur:
+        cur.execute(_TOTALS_SQL, params)
+        remitted, matched, n_unmatched, unmatched, plb = (int(v) for v in cur.fetchone())
+        cur.execute(_PLB_PARTS_SQL, params)
+        tied, allocated, carried, unplaced = (int(v) for v in cur.fetchone())
+        cur.execute(
+            "SELECT status, count(*) FROM reconciliation_claimresult "
+            "WHERE organization_id = %(org)s GROUP BY status ORDER BY status",
+            params,
+        )
+        statuses = {f"status_{s}": int(n) for s, n in cur.fetchall()}
+        cur.execute(_UNMATCHED_FEES_SQL, params)
+        fee_lines, fee_cents = cur.fetchone()
+    return {
+        **statuses,
+        "results": sum(statuses.values()),
+        "remitted_cents": remitted,
+        "matched_cents": matched,
+        "unmatched_payments": n_unmatched,
+        "unmatched_cents": unmatched,
+        "plb_cents": plb,
+        "plb_tied_cents": tied,
+        "plb_allocated_cents": allocated,
+        "plb_carried_cents": carried,
+        "plb_unplaced_cents": unplaced,
+        "fee_lines_unmatched": int(fee_lines),
+        "fee_unmatched_cents": int(fee_cents),
+    }
+
+
+def _check_totals(counts: Mapping[str, int]) -> None:
+    """The whole organization still balances after the run (JobFailed rolls it back)."""
+    if counts["remitted_cents"] != counts["matched_cents"] + counts["unmatched_cents"]:
+        raise JobFailed(
+            f"The run does not balance: {counts['remitted_cents']} cents paid on claims != "
+            f"{counts['matched_cents']} matched + {counts['unmatched_cents']} unmatched. "
+            "Nothing was written."
+        )
+    parts = ("plb_tied_cents", "plb_allocated_cents", "plb_carried_cents", "plb_unplaced_cents")
+    if counts["plb_cents"] != sum(counts[k] for k in parts):
+        raise JobFailed(
+            f"The run does not balance: {counts['plb_cents']} cents of PLB != "
+            f"{sum(counts[k] for k in parts)} placed. Nothing was written."
+        )

@@ -110,17 +110,17 @@ def test_a_run_that_does_not_balance_writes_nothing(
     load_world(stores, world_files, world_manifest)
     first = reconcile_now(organization=stores.org, as_of=date(2026, 2, 28))
     before = _state()
-    real = fast.reconcile
+    real = fast.reconcile_frames
 
     def drops_a_payment(*args: Any, **kwargs: Any) -> Any:
         out = real(*args, **kwargs)
-        out.unmatched = out.unmatched[1:] if out.unmatched else []
-        paid = next(r for r in out.results if r.remitted_cents > 0)
-        out.results.remove(paid)  # a claim and its payment silently lost
+        out.unmatched = out.unmatched.iloc[1:]
+        paid = out.results.index[out.results["remitted"] > 0][0]
+        out.results = out.results.drop(index=paid)  # a claim and its payment silently lost
         return out
 
-    monkeypatch.setattr(fast, "reconcile", drops_a_payment)
-    job = reconcile_now(organization=stores.org, as_of=date(2026, 2, 28))
+    monkeypatch.setattr(fast, "reconcile_frames", drops_a_payment)
+    job = reconcile_now(organization=stores.org, as_of=date(2026, 2, 28), full=True)
     assert job.status == Job.Status.FAILED
     assert "does not balance" in job.message
     assert "Nothing was written" in job.message

@@ -93,15 +93,15 @@ def worklists_crash_mid_build(job: Job, progress: Progress) -> dict[str, Any]:
 def reconcile_crash_mid_run(job: Job, progress: Progress) -> dict[str, Any]:
     """The real reconciliation run, killed like an OOM-killed worker on its first attempt
     after the results are copied in and before the unmatched payments are (nothing committed)."""
-    from reconciliation.models import UnmatchedPayment
     from reconciliation.services import runs
 
     if job.attempts == 1:
-        original = UnmatchedPayment.objects.bulk_create
+        original = runs._copy_in
 
-        def die(*args: Any, **kwargs: Any) -> Any:
-            os.kill(os.getpid(), signal.SIGKILL)
-            return original(*args, **kwargs)
+        def die(table: str, frame: Any) -> None:
+            if table == "reconciliation_unmatchedpayment":
+                os.kill(os.getpid(), signal.SIGKILL)
+            original(table, frame)
 
-        UnmatchedPayment.objects.bulk_create = die  # type: ignore[method-assign]
+        runs._copy_in = die  # type: ignore[assignment]
     return dict(runs._run(job, progress))
