@@ -272,7 +272,8 @@ def _reconcile(
             fixed_allocations=fixed_alloc,
         )  # fmt: skip
     _check_balance(payments, plb, out)
-    results = _result_rows(org, as_of, job, claims, out, scoped=scope is not None)
+    claims = _costs_and_fees(org, claims, "rs_c2" if scope is not None else None)
+    results = _result_rows(org, as_of, job, claims, out)
     _write(org, job, results, out, payments, scope)
     # what the run has taken in, and where the rows stand, in the same transaction
     ConsumedImport.objects.bulk_create(
@@ -605,6 +606,11 @@ def _scope(
     for pk, kind, _, _ in imports:
         jobs.setdefault(kind, []).append(pk)
     with connection.cursor() as cur:
+        # inside a caller's transaction an earlier run's tables are still there
+        cur.execute(
+            "DROP TABLE IF EXISTS rs_c1, rs_c2, rs_pay, rs_fixed, rs_remit, rs_remit_changed, "
+            "rs_new_remit, rs_gone_pay, rs_gone_plb, rs_key, rs_auth, rs_extra"
+        )
         for ddl in _SCOPE_TABLES:
             cur.execute(ddl)
         # PMS claims written (or marked reversed) by the imports, store by store
@@ -862,12 +868,10 @@ def _result_rows(
     job: Job | None,
     claims: pd.DataFrame,
     out: fast.Frames,
-    *,
-    scoped: bool,
 ) -> pd.DataFrame:
-    """One ClaimResult row per claim, as columns (`_RESULT_COLUMNS`)."""
-    c = _costs_and_fees(org_id, claims, "rs_c2" if scoped else None)
-    r = c.merge(out.results, on="fill_id", how="inner", validate="one_to_one")
+    """One ClaimResult row per claim (`claims` with costs and fees), as columns
+    (`_RESULT_COLUMNS`)."""
+    r = claims.merge(out.results, on="fill_id", how="inner", validate="one_to_one")
     plan = r["has_plan"].to_numpy()
     status = r["status"].to_numpy()
     variance = (r["remitted"] - r["recouped"]).to_numpy()
