@@ -523,7 +523,8 @@ def _time_incremental(org: Organization) -> dict[str, Any]:
     """Incremental runs: with nothing new, and after a one-day import. The import is stood in
     for by what one leaves behind (the bench times the run, not the import): a finished
     `pms` job per store as the source job of the store's claims dated INCREMENTAL_DAY, and a
-    finished `x12_835` job as the job of the remittances paid that day."""
+    finished `x12_835` job as the job of the remittances of the last payment day on or
+    before it (payers pay weekly)."""
     from django.db import connection
     from django.utils import timezone
 
@@ -549,10 +550,13 @@ def _time_incremental(org: Organization) -> dict[str, Any]:
                 organization=org, kind="x12_835", status=Job.Status.SUCCEEDED,
                 started_at=now, finished_at=now, label="bench: one day of remittances",
             )  # fmt: skip
+            # the remittances of the last payment day on or before it
             cur.execute(
-                "UPDATE reconciliation_remittance SET job_id = %s "
-                "WHERE organization_id = %s AND payment_date = %s AND superseded_by_id IS NULL",
-                [job.pk, org.pk, INCREMENTAL_DAY],
+                "UPDATE reconciliation_remittance SET job_id = %(job)s "
+                "WHERE organization_id = %(org)s AND superseded_by_id IS NULL AND payment_date = "
+                "(SELECT max(payment_date) FROM reconciliation_remittance "
+                "WHERE organization_id = %(org)s AND payment_date <= %(day)s)",
+                {"job": job.pk, "org": org.pk, "day": INCREMENTAL_DAY},
             )
             remits += cur.rowcount
         return {"claims": claims, "remittances": remits}

@@ -423,6 +423,8 @@ class ReconcileState(models.Model):
     # the payer contracts and payment defaults the rows were computed with: a change to them
     # makes the next run a full one
     fingerprint = models.CharField(max_length=64, blank=True)
+    # the organization's figures after that run (an incremental run adds its part's change)
+    totals = models.JSONField(default=dict)
     updated_at = models.DateTimeField()
 
     def __str__(self) -> str:

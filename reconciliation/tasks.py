@@ -10,7 +10,8 @@ from rxrevops.models import Organization
 
 @shared_task
 def reconcile_nightly() -> list[int]:
-    """Queue one run per organization with stores (a run already waiting is reused, so beat
-    firing twice queues nothing twice)."""
+    """Queue one full rebuild per organization with stores (a run already waiting is reused,
+    so beat firing twice queues nothing twice). Runs after imports are incremental; the
+    nightly one rebuilds everything, recounting what incremental runs carry forward."""
     orgs = Organization.objects.filter(locations__isnull=False).distinct().order_by("pk")
-    return [reconcile_request(organization=org).pk for org in orgs]
+    return [reconcile_request(organization=org, full=True).pk for org in orgs]

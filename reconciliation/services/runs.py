@@ -51,14 +51,20 @@ OPEN_STATUSES = ("pending", "unpaid", "short_paid")
 TermsLookup = Callable[[int | None, date], tuple[core.ContractTerms | None, date, date]]
 
 
-def reconcile_request(*, organization: Organization, created_by: Any = None) -> Job:
-    """Queue an (incremental) run, unless one for the organization is already waiting."""
+def reconcile_request(
+    *, organization: Organization, created_by: Any = None, full: bool = False
+) -> Job:
+    """Queue a run (incremental unless `full`), unless one for the organization is already
+    waiting (it becomes a full one if this one asks)."""
     waiting = Job.objects.filter(
         organization=organization, kind=JOB_KIND, status=Job.Status.QUEUED
     ).first()
     if waiting is not None:
+        if full and not waiting.params.get("full"):
+            waiting.params = {**waiting.params, "full": True}
+            waiting.save(update_fields=["params"])
         return waiting
-    return _job(organization, timezone.localdate(), created_by=created_by, enqueue=True)
+    return _job(organization, timezone.localdate(), created_by=created_by, enqueue=True, full=full)
 
 
 def reconcile_now(
@@ -274,23 +280,34 @@ def _reconcile(
     _check_balance(payments, plb, out)
     claims = _costs_and_fees(org, claims, "rs_c2" if scope is not None else None)
     results = _result_rows(org, as_of, job, claims, out)
+    before = _scoped_totals() if scope is not None else {}
     _write(org, job, results, out, payments, scope)
     # what the run has taken in, and where the rows stand, in the same transaction
     ConsumedImport.objects.bulk_create(
         [ConsumedImport(job_id=imp[0], organization=organization, run=job) for imp in imports],
         ignore_conflicts=True,
     )
+    kinds = {imp[1] for imp in imports}
+    if scope is None or state is None:
+        counts = _totals(org)
+    else:
+        counts = _totals_after(org, state.totals, before, results, out, payments)
+        # fee lines naming no claim are recounted when statements arrive (and by every full
+        # run, nightly); claims arriving for such lines lower the count at the next of those
+        if "fees" in kinds:
+            counts.update(_fee_lines_unmatched(org))
     ReconcileState.objects.update_or_create(
         organization=organization,
         defaults={
             "as_of": as_of,
             "job": job,
             "fingerprint": fingerprint,
+            "totals": counts,
             "updated_at": timezone.now(),
             **({"full_job": job} if scope is None else {}),
         },
     )
-    counts = _totals(org)
+    counts = dict(counts)
     counts.update(
         claims=counts["results"],
         rebuilt=len(results),
@@ -355,7 +372,7 @@ SELECT f.id AS fill_id, f.location_id, f.rx_number AS rx, f.fill_number AS fill,
        f.ingredient_cost_paid_cents AS ingredient, coalesce(d.is_brand, false) AS brand
 FROM claims_fill f {scope}
 LEFT JOIN claims_drug d ON d.id = f.drug_id
-WHERE f.location_id IN (SELECT id FROM rxrevops_location WHERE organization_id = {org})
+WHERE f.location_id = ANY(ARRAY(SELECT id FROM rxrevops_location WHERE organization_id = {org}))
 """
 _CLAIM_TYPES = {
     "fill_id": pa.int64(), "location_id": pa.int64(), "rx": pa.int64(), "fill": pa.int64(),
@@ -489,7 +506,7 @@ LEFT JOIN LATERAL (
   SELECT n.per_unit FROM reconciliation_nadacprice n
   WHERE n.organization_id = {org} AND n.ndc = d.ndc AND n.effective_date <= f.date_of_service
   ORDER BY n.effective_date DESC LIMIT 1) nadac ON true
-WHERE f.location_id IN (SELECT id FROM rxrevops_location WHERE organization_id = {org})
+WHERE f.location_id = ANY(ARRAY(SELECT id FROM rxrevops_location WHERE organization_id = {org}))
   AND (inv.unit_cost IS NOT NULL OR nadac.per_unit IS NOT NULL)
 """
 _FEES_SQL = """
@@ -537,53 +554,79 @@ def _costs_and_fees(org_id: int, claims: pd.DataFrame, scope: str | None) -> pd.
 _SCOPE_TABLES = (
     # claims C1 (sharing a matching key with something touched) and C2 (C1 + claims paid in a
     # remittance whose matches changed, + claims its PLB references)
-    "CREATE TEMP TABLE rs_c1 (id bigint PRIMARY KEY) ON COMMIT DROP",
+    # (r: the round of the closure that brought the row in; seeds are round 0)
+    "CREATE TEMP TABLE rs_c1 (id bigint PRIMARY KEY, r int NOT NULL DEFAULT 0) ON COMMIT DROP",
     "CREATE TEMP TABLE rs_c2 (id bigint PRIMARY KEY) ON COMMIT DROP",
-    "CREATE TEMP TABLE rs_pay (id bigint PRIMARY KEY) ON COMMIT DROP",  # payments matched anew
+    # payments matched anew
+    "CREATE TEMP TABLE rs_pay (id bigint PRIMARY KEY, r int NOT NULL DEFAULT 0) ON COMMIT DROP",
     "CREATE TEMP TABLE rs_fixed (id bigint PRIMARY KEY) ON COMMIT DROP",  # kept as matched
     "CREATE TEMP TABLE rs_remit (id bigint PRIMARY KEY) ON COMMIT DROP",  # PLB placed anew
     "CREATE TEMP TABLE rs_remit_changed (id bigint PRIMARY KEY) ON COMMIT DROP",
     "CREATE TEMP TABLE rs_new_remit (id bigint PRIMARY KEY) ON COMMIT DROP",
     "CREATE TEMP TABLE rs_gone_pay (id bigint PRIMARY KEY) ON COMMIT DROP",  # superseded
     "CREATE TEMP TABLE rs_gone_plb (id bigint PRIMARY KEY) ON COMMIT DROP",
-    "CREATE TEMP TABLE rs_key (rx bigint, dos date, PRIMARY KEY (rx, dos)) ON COMMIT DROP",
-    "CREATE TEMP TABLE rs_auth (auth text PRIMARY KEY) ON COMMIT DROP",
+    # matching keys: store (0: a payment whose payee store is unknown), Rx number, day
+    "CREATE TEMP TABLE rs_key (loc bigint, rx bigint, dos date, r int NOT NULL, "
+    "PRIMARY KEY (loc, rx, dos)) ON COMMIT DROP",
+    "CREATE TEMP TABLE rs_auth (auth text PRIMARY KEY, r int NOT NULL) ON COMMIT DROP",
 )
 
-_IN_ORG_FILLS = "f.location_id IN (SELECT id FROM rxrevops_location WHERE organization_id = {org})"
+# (the organization's stores as an array computed once: a filter, not a join to plan)
+_IN_ORG_FILLS = (
+    "f.location_id = ANY(ARRAY(SELECT id FROM rxrevops_location WHERE organization_id = {org}))"
+)
 _CURRENT = (
     "JOIN reconciliation_remittance r ON r.id = p.remittance_id AND r.organization_id = {org} "
     "AND r.superseded_by_id IS NULL"
 )
 
-# one round of the key closure: keys of what is in, then everything sharing them
+# one round n of the key closure: the keys of what round n brought in, then (round n + 1)
+# every claim and payment sharing one of those keys. A payment names its store's claims, or
+# when its payee store is unknown (key store 0) every store's; a claim is named by payments
+# of its store or of no known store. Each probe is a LATERAL index lookup per key: the
+# planner, which cannot cost the CLP01 expression, would hash whole tables instead.
 _CLOSURE = (
-    "INSERT INTO rs_key SELECT DISTINCT f.rx_number, f.date_of_service FROM claims_fill f "
-    "JOIN rs_c1 s ON s.id = f.id ON CONFLICT DO NOTHING",
-    "INSERT INTO rs_key SELECT DISTINCT recon_claim_rx(p.claim_ref), p.service_date "
-    "FROM reconciliation_claimpayment p JOIN rs_pay s ON s.id = p.id "
-    "WHERE recon_claim_rx(p.claim_ref) IS NOT NULL AND p.service_date IS NOT NULL "
+    "INSERT INTO rs_key SELECT DISTINCT f.location_id, f.rx_number, f.date_of_service, {n} "
+    "FROM rs_c1 s JOIN claims_fill f ON f.id = s.id WHERE s.r = {n} ON CONFLICT DO NOTHING",
+    "INSERT INTO rs_key SELECT DISTINCT coalesce(p.location_id, 0), "
+    "recon_claim_rx(p.claim_ref), p.service_date, {n} FROM rs_pay s "
+    "JOIN reconciliation_claimpayment p ON p.id = s.id WHERE s.r = {n} "
+    "AND recon_claim_rx(p.claim_ref) IS NOT NULL AND p.service_date IS NOT NULL "
     "ON CONFLICT DO NOTHING",
-    "INSERT INTO rs_auth SELECT DISTINCT f.authorization_number FROM claims_fill f "
-    "JOIN rs_c1 s ON s.id = f.id WHERE f.authorization_number <> '' ON CONFLICT DO NOTHING",
-    "INSERT INTO rs_auth SELECT DISTINCT recon_trim(p.payer_claim_control) "
-    "FROM reconciliation_claimpayment p JOIN rs_pay s ON s.id = p.id "
-    "WHERE recon_trim(p.payer_claim_control) <> '' ON CONFLICT DO NOTHING",
-    "ANALYZE rs_key",
-    "ANALYZE rs_auth",
-    "INSERT INTO rs_c1 SELECT f.id FROM rs_key k JOIN claims_fill f "
-    "ON f.rx_number = k.rx AND f.date_of_service = k.dos WHERE " + _IN_ORG_FILLS
-    + " ON CONFLICT DO NOTHING",
-    "INSERT INTO rs_c1 SELECT f.id FROM rs_auth a JOIN claims_fill f "
-    "ON f.authorization_number = a.auth WHERE f.authorization_number <> '' AND "
-    + _IN_ORG_FILLS + " ON CONFLICT DO NOTHING",
-    "INSERT INTO rs_pay SELECT p.id FROM rs_key k JOIN reconciliation_claimpayment p "
-    "ON recon_claim_rx(p.claim_ref) = k.rx AND p.service_date = k.dos " + _CURRENT
-    + " WHERE p.service_date IS NOT NULL ON CONFLICT DO NOTHING",
-    "INSERT INTO rs_pay SELECT p.id FROM rs_auth a JOIN reconciliation_claimpayment p "
-    "ON recon_trim(p.payer_claim_control) = a.auth " + _CURRENT
-    + " WHERE recon_trim(p.payer_claim_control) <> '' ON CONFLICT DO NOTHING",
-)  # fmt: skip
+    "INSERT INTO rs_auth SELECT DISTINCT f.authorization_number, {n} FROM rs_c1 s "
+    "JOIN claims_fill f ON f.id = s.id WHERE s.r = {n} AND f.authorization_number <> '' "
+    "ON CONFLICT DO NOTHING",
+    "INSERT INTO rs_auth SELECT DISTINCT recon_trim(p.payer_claim_control), {n} FROM rs_pay s "
+    "JOIN reconciliation_claimpayment p ON p.id = s.id WHERE s.r = {n} "
+    "AND recon_trim(p.payer_claim_control) <> '' ON CONFLICT DO NOTHING",
+    "INSERT INTO rs_c1 SELECT x.id, {m} FROM rs_key k CROSS JOIN LATERAL (SELECT f.id "
+    "FROM claims_fill f WHERE f.location_id = k.loc AND f.rx_number = k.rx "
+    "AND f.date_of_service = k.dos OFFSET 0) x WHERE k.r = {n} AND k.loc <> 0 "
+    "ON CONFLICT DO NOTHING",
+    "INSERT INTO rs_c1 SELECT x.id, {m} FROM rs_key k CROSS JOIN LATERAL (SELECT f.id "
+    "FROM claims_fill f WHERE f.location_id = ANY({locs}) AND f.rx_number = k.rx "
+    "AND f.date_of_service = k.dos OFFSET 0) x WHERE k.r = {n} AND k.loc = 0 "
+    "ON CONFLICT DO NOTHING",
+    "INSERT INTO rs_c1 SELECT x.id, {m} FROM rs_auth a CROSS JOIN LATERAL (SELECT f.id "
+    "FROM claims_fill f WHERE f.authorization_number = a.auth AND f.authorization_number <> '' "
+    "AND f.location_id = ANY({locs}) OFFSET 0) x WHERE a.r = {n} ON CONFLICT DO NOTHING",
+    "INSERT INTO rs_pay SELECT x.id, {m} FROM rs_key k CROSS JOIN LATERAL (SELECT p.id "
+    "FROM reconciliation_claimpayment p " + _CURRENT + " WHERE recon_claim_rx(p.claim_ref) = k.rx "
+    "AND p.service_date = k.dos AND (k.loc = 0 OR p.location_id IS NULL OR p.location_id = k.loc) "
+    "OFFSET 0) x WHERE k.r = {n} ON CONFLICT DO NOTHING",
+    "INSERT INTO rs_pay SELECT x.id, {m} FROM rs_auth a CROSS JOIN LATERAL (SELECT p.id "
+    "FROM reconciliation_claimpayment p " + _CURRENT + " WHERE recon_trim(p.payer_claim_control) "
+    "= a.auth AND recon_trim(p.payer_claim_control) <> '' OFFSET 0) x WHERE a.r = {n} "
+    "ON CONFLICT DO NOTHING",
+)
+
+
+_PLANNER = ("enable_hashjoin", "enable_mergejoin", "enable_seqscan")
+
+
+def _planner_reset(cur: Any) -> None:
+    for setting in _PLANNER:
+        cur.execute(f"RESET {setting}")
 
 
 @dataclass(frozen=True)
@@ -716,21 +759,31 @@ def _scope(
         total = cur.fetchone()[0]
         limit = max(1000, FULL_ABOVE_SHARE * total)
         # the closure: every claim and payment sharing a key (Rx + date of service, or an
-        # authorization / CLP07) with what is in, until nothing new comes in
+        # authorization / CLP07) with what is in, until nothing new comes in. Few keys probe
+        # the key indexes; the planner, which cannot cost the CLP01 expression, would hash
+        # whole tables instead.
+        # Everything an incremental run reads and writes from here is a few rows found
+        # through indexes; the planner, which cannot cost the CLP01 expression or know how
+        # small the temp tables are, would scan and hash whole tables (reset by the totals).
+        for setting in _PLANNER:
+            cur.execute(f"SET LOCAL {setting} = off")
+        cur.execute("SELECT array_agg(id) FROM rxrevops_location WHERE organization_id = %s", [org])
+        locs = "'{" + ",".join(str(int(x)) for x in (cur.fetchone()[0] or [])) + "}'::bigint[]"
+        n = 0
         while True:
             grew = 0
             for statement in _CLOSURE:
-                cur.execute(statement.format(org=org))
-                if statement.startswith("INSERT INTO rs_c1") or statement.startswith(
-                    "INSERT INTO rs_pay"
-                ):
+                cur.execute(statement.format(org=org, n=n, m=n + 1, locs=locs))
+                if statement.startswith(("INSERT INTO rs_c1", "INSERT INTO rs_pay")):
                     grew += max(cur.rowcount, 0)
             cur.execute("SELECT count(*) FROM rs_c1")
             claims = cur.fetchone()[0]
-            if claims > limit:
-                return None
-            if not grew:
+            n += 1
+            if claims > limit or not grew:
                 break
+        if claims > limit:
+            _planner_reset(cur)
+            return None
         # PLB whose reference is one of these authorizations is placed anew (uniqueness of
         # the reference may have changed), with the remittances the imports wrote
         cur.execute(
@@ -785,11 +838,12 @@ def _scoped_inputs(
             "JOIN reconciliation_paymentmatch m ON m.payment_id = p.id ON CONFLICT DO NOTHING"
         )
         cur.execute(
-            "INSERT INTO rs_c2 SELECT f.id FROM rs_remit x "
+            "INSERT INTO rs_c2 SELECT y.id FROM rs_remit x "
             "JOIN reconciliation_provideradjustment a ON a.remittance_id = x.id "
-            "JOIN claims_fill f ON f.authorization_number = recon_trim(a.reference) "
-            f"WHERE recon_trim(a.reference) <> '' AND {_IN_ORG_FILLS.format(org=org)} "
-            "ON CONFLICT DO NOTHING"
+            "CROSS JOIN LATERAL (SELECT f.id FROM claims_fill f "
+            "WHERE f.authorization_number = recon_trim(a.reference) "
+            f"AND f.authorization_number <> '' AND {_IN_ORG_FILLS.format(org=org)} OFFSET 0) y "
+            "WHERE recon_trim(a.reference) <> '' ON CONFLICT DO NOTHING"
         )
         cur.execute("CREATE TEMP TABLE rs_extra ON COMMIT DROP AS "
                     "SELECT id FROM rs_c2 EXCEPT SELECT id FROM rs_c1")  # fmt: skip
@@ -1067,6 +1121,98 @@ def _totals(org_id: int) -> dict[str, int]:
         "fee_lines_unmatched": int(fee_lines),
         "fee_unmatched_cents": int(fee_cents),
     }
+
+
+_DELTA_KEYS = (
+    "results", "matched_cents", "unmatched_payments", "unmatched_cents", "plb_tied_cents",
+    "plb_allocated_cents", "plb_carried_cents", "plb_unplaced_cents",
+)  # fmt: skip
+
+
+def _scoped_totals() -> dict[str, int]:
+    """What the rows an incremental run is about to replace add up to."""
+    out: dict[str, int] = {}
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT status, count(*), coalesce(sum(remitted_cents), 0) "
+            "FROM reconciliation_claimresult WHERE fill_id IN (SELECT id FROM rs_c2) "
+            "GROUP BY status"
+        )
+        for status, n, remitted in cur.fetchall():
+            out[f"status_{status}"] = int(n)
+            out["results"] = out.get("results", 0) + int(n)
+            out["matched_cents"] = out.get("matched_cents", 0) + int(remitted)
+        cur.execute(
+            "SELECT count(*), coalesce(sum(paid_cents), 0) FROM reconciliation_unmatchedpayment "
+            "WHERE payment_id IN (SELECT id FROM rs_pay UNION ALL SELECT id FROM rs_gone_pay)"
+        )
+        n, paid = cur.fetchone()
+        out["unmatched_payments"], out["unmatched_cents"] = int(n), int(paid)
+        cur.execute(
+            _PLB_PARTS_SQL.replace(
+                "WHERE organization_id = %(org)s",
+                "WHERE adjustment_id IN (SELECT a.id FROM reconciliation_provideradjustment a "
+                "JOIN rs_remit x ON x.id = a.remittance_id UNION ALL SELECT id FROM rs_gone_plb)",
+            )
+        )
+        parts = ("plb_tied_cents", "plb_allocated_cents", "plb_carried_cents", "plb_unplaced_cents")
+        out.update(zip(parts, (int(v) for v in cur.fetchone()), strict=True))
+    return out
+
+
+def _totals_after(
+    org_id: int,
+    last: Mapping[str, int],
+    before: Mapping[str, int],
+    results: pd.DataFrame,
+    out: fast.Frames,
+    payments: pd.DataFrame,
+) -> dict[str, int]:
+    """The organization's figures after an incremental run: the last run's, less the rows
+    replaced, plus the rows written; what was paid and the PLB total counted afresh (the
+    balance check compares the two)."""
+    lost = payments[payments["payment_id"].isin(out.unmatched["payment_id"])]
+    a = out.allocations
+    on_claim = a["fill_id"].notna()
+    added = {
+        "results": len(results),
+        "matched_cents": int(results["remitted_cents"].sum()),
+        "unmatched_payments": len(out.unmatched),
+        "unmatched_cents": int(lost["paid"].sum()),
+        "plb_tied_cents": int(a.loc[on_claim & ~a["allocated"], "cents"].sum()),
+        "plb_allocated_cents": int(a.loc[on_claim & a["allocated"], "cents"].sum()),
+        "plb_carried_cents": int(a.loc[~on_claim & ~a["allocated"], "cents"].sum()),
+        "plb_unplaced_cents": int(a.loc[~on_claim & a["allocated"], "cents"].sum()),
+    }
+    for status, n in results["status"].value_counts().items():
+        added[f"status_{status}"] = int(n)
+    keys = set(_DELTA_KEYS) | {k for k in (*last, *added) if k.startswith("status_")}
+    totals = {k: int(last.get(k, 0)) - int(before.get(k, 0)) + added.get(k, 0) for k in keys}
+    totals = {k: v for k, v in totals.items() if v or not k.startswith("status_")}
+    totals["fee_lines_unmatched"] = int(last.get("fee_lines_unmatched", 0))
+    totals["fee_unmatched_cents"] = int(last.get("fee_unmatched_cents", 0))
+    with connection.cursor() as cur:
+        _planner_reset(cur)  # whole-organization sums from here
+        cur.execute(_PAID_SQL, {"org": int(org_id)})
+        totals["remitted_cents"], totals["plb_cents"] = (int(v) for v in cur.fetchone())
+    return dict(sorted(totals.items()))
+
+
+_PAID_SQL = """
+SELECT (SELECT coalesce(sum(p.paid_cents), 0) FROM reconciliation_claimpayment p
+   JOIN reconciliation_remittance r ON r.id = p.remittance_id
+   WHERE r.organization_id = %(org)s AND r.superseded_by_id IS NULL),
+ (SELECT coalesce(sum(a.amount_cents), 0) FROM reconciliation_provideradjustment a
+   JOIN reconciliation_remittance r ON r.id = a.remittance_id
+   WHERE r.organization_id = %(org)s AND r.superseded_by_id IS NULL)
+"""
+
+
+def _fee_lines_unmatched(org_id: int) -> dict[str, int]:
+    with connection.cursor() as cur:
+        cur.execute(_UNMATCHED_FEES_SQL, {"org": int(org_id)})
+        lines, cents = cur.fetchone()
+    return {"fee_lines_unmatched": int(lines), "fee_unmatched_cents": int(cents)}
 
 
 def _check_totals(counts: Mapping[str, int]) -> None:

@@ -88,7 +88,10 @@ def test_a_worker_killed_mid_run_finishes_it_on_retry_with_the_same_rows(
     ClaimResult.objects.all().delete()
     PlbAllocation.objects.all().delete()
     job = job_create(
-        organization=stores.org, kind="reconcile", params={"as_of": "2026-02-28"}, enqueue=False
+        organization=stores.org,
+        kind="reconcile",
+        params={"as_of": "2026-02-28", "full": True},
+        enqueue=False,
     )
     Job.objects.filter(pk=job.pk).update(kind="test.reconcile_crash_mid_run")
     job_enqueue(job=Job.objects.get(pk=job.pk))
