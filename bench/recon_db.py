@@ -397,7 +397,8 @@ def _instrumented(spent: dict[str, float]) -> Iterator[None]:
         started = time.perf_counter()
         with self.cursor.copy(statement, *args, **kwargs) as block:
             yield block
-        spent[WRITE_COPY] += time.perf_counter() - started
+        if active and active[-1] == "write":  # the loads' COPY is in their own steps
+            spent[WRITE_COPY] += time.perf_counter() - started
 
     def statements(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
         started = time.perf_counter()
@@ -775,11 +776,10 @@ def run() -> None:
     print(
         "- steps: the functions reconcile_organization calls, and the connection's commit, "
         "timed by wrapping them in the timing child (runs.py unchanged). Under write: the time "
-        "in its COPY blocks (results, payment matches), its DELETEs and its INSERTs "
-        "(bulk_create of unmatched payments and PLB placements); the remainder is Python "
-        "(result rows to COPY text, model objects). Django creates foreign keys DEFERRABLE "
-        "INITIALLY DEFERRED, so the written rows' FK checks run at commit. 'rest' is the run "
-        "minus the steps listed."
+        "in its COPY blocks (results, payment matches, unmatched payments, PLB placements) and "
+        "its DELETEs; the remainder is Python (frames to CSV with pyarrow). The derived tables "
+        "have no foreign-key constraints, so commit checks nothing. 'rest' is the run minus "
+        "the steps listed. Full runs (full=True); the incremental runs follow them."
     )
     print(
         f"- peak RSS: ru_maxrss of the timing child (Django set up, then {TIMED_RUNS + 1} runs); "
