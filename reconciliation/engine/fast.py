@@ -340,10 +340,27 @@ def _reasons_json(codes: pd.DataFrame, index: pd.Index) -> pd.Series:
     """(fill_id, code) rows -> per fill a JSON list of its distinct codes, sorted."""
     if codes.empty:
         return pd.Series("[]", index=index, dtype=object)
-    codes = codes.drop_duplicates().sort_values(["fill_id", "code"])
-    quoted = codes["code"].map({c: json.dumps(c) for c in codes["code"].unique()})
-    joined = quoted.groupby(codes["fill_id"].to_numpy(), sort=False).agg(", ".join)
-    return ("[" + joined + "]").reindex(index, fill_value="[]")
+    codes = codes.drop_duplicates()
+    distinct = np.sort(codes["code"].unique().astype(object))
+    if len(distinct) > 62:  # more codes than bits: join per fill (slow, but exact)
+        codes = codes.sort_values(["fill_id", "code"])
+        quoted = codes["code"].map({c: json.dumps(c) for c in distinct})
+        joined = quoted.groupby(codes["fill_id"].to_numpy(), sort=False).agg(", ".join)
+        return ("[" + joined + "]").reindex(index, fill_value="[]")
+    # each fill's set of codes as a bit mask (bit i = i-th code in sorted order), so only the
+    # few distinct sets are turned into text
+    bit = pd.Series(
+        np.left_shift(np.int64(1), np.arange(len(distinct), dtype=np.int64)), index=distinct
+    )
+    masks = bit.reindex(codes["code"].to_numpy()).to_numpy().astype(np.int64)
+    per_fill = pd.Series(masks).groupby(codes["fill_id"].to_numpy(), sort=False).sum()
+    text = {
+        int(m): json.dumps(
+            [str(c) for i, c in enumerate(distinct) if m >> i & 1], separators=(", ", ": ")
+        )
+        for m in per_fill.unique()
+    }
+    return per_fill.map(text).reindex(index, fill_value="[]")
 
 
 def reconcile_frames(

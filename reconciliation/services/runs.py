@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -262,7 +262,7 @@ def _reconcile(
         if state.fingerprint != fingerprint
         else ""
     )
-    if not why_full:
+    if not why_full and state is not None:
         scope = _scope(org, state, as_of, imports, since)
         if scope is None:
             why_full = "most claims touched"
@@ -640,7 +640,7 @@ def _scope(
     org_id: int,
     state: ReconcileState,
     as_of: date,
-    imports: list[tuple[int, str, int | None, Any]],
+    imports: Sequence[tuple[int, str, int | None, Any]],
     since: date | None,
 ) -> Scope | None:
     """Fill the rs_* tables with what this run rebuilds; None when that is most claims."""

@@ -103,5 +103,5 @@ def reconcile_crash_mid_run(job: Job, progress: Progress) -> dict[str, Any]:
                 os.kill(os.getpid(), signal.SIGKILL)
             original(table, frame)
 
-        runs._copy_in = die  # type: ignore[assignment]
+        runs._copy_in = die
     return dict(runs._run(job, progress))
