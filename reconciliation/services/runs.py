@@ -1002,6 +1002,44 @@ def _copy_in(table: str, frame: pd.DataFrame) -> None:
             copy.write(view[start : start + (1 << 20)])
 
 
+_UNCOMPARED = ("id", "job_id", "computed_at")
+
+
+def _replace_changed(table: str, frame: pd.DataFrame, key: str, org: int) -> None:
+    """Make the organization's rows of `table` equal `frame` (one row per `key`), deleting
+    and inserting only the rows that differ: a full rebuild that changes little writes little.
+    Which run wrote a row and when (`_UNCOMPARED`) stay those of the run that last changed it."""
+    columns = list(frame.columns)
+    compared = [c for c in columns if c not in _UNCOMPARED and c != key]
+    differs = (
+        f"({', '.join(f'n.{c}' for c in compared)}) IS DISTINCT FROM "
+        f"({', '.join(f'o.{c}' for c in compared)})"
+    )
+    with connection.cursor() as cur:
+        cur.execute(f"SELECT 1 FROM {table} WHERE organization_id = {org} LIMIT 1")
+        if cur.fetchone() is None:  # nothing to compare with: straight in
+            _copy_in(table, frame)
+            return
+        cur.execute(
+            f"CREATE TEMP TABLE rs_rows AS SELECT {', '.join(columns)} FROM {table} WITH NO DATA"
+        )
+    _copy_in("rs_rows", frame)
+    with connection.cursor() as cur:
+        cur.execute("ANALYZE rs_rows")
+        # a row the run did not produce, or produced differently, goes ...
+        cur.execute(
+            f"DELETE FROM {table} o WHERE o.organization_id = {org} AND NOT EXISTS ("
+            f"SELECT 1 FROM rs_rows n WHERE n.{key} = o.{key} AND NOT ({differs}))"
+        )
+        # ... and every row the table does not hold as produced comes in
+        cur.execute(
+            f"INSERT INTO {table} ({', '.join(columns)}) SELECT {', '.join(columns)} "
+            f"FROM rs_rows n WHERE NOT EXISTS (SELECT 1 FROM {table} o "
+            f"WHERE o.{key} = n.{key} AND o.organization_id = {org} AND NOT ({differs}))"
+        )
+        cur.execute("DROP TABLE rs_rows")
+
+
 def _write(
     org_id: int,
     job: Job | None,
@@ -1013,7 +1051,7 @@ def _write(
     org = int(org_id)
     with connection.cursor() as cur:
         if scope is None:
-            for table in ("claimresult", "paymentmatch", "unmatchedpayment", "plballocation"):
+            for table in ("unmatchedpayment", "plballocation"):
                 cur.execute(f"DELETE FROM reconciliation_{table} WHERE organization_id = {org}")
         else:
             cur.execute(
@@ -1029,14 +1067,16 @@ def _write(
                 "SELECT a.id FROM reconciliation_provideradjustment a JOIN rs_remit x "
                 "ON x.id = a.remittance_id UNION ALL SELECT id FROM rs_gone_plb)"
             )
-    _copy_in("reconciliation_claimresult", results)
+    matches = out.matches.assign(organization_id=org)[
+        ["organization_id", "payment_id", "fill_id", "how"]
+    ]
+    if scope is None:
+        _replace_changed("reconciliation_claimresult", results, "fill_id", org)
+        _replace_changed("reconciliation_paymentmatch", matches, "payment_id", org)
+    else:
+        _copy_in("reconciliation_claimresult", results)
+        _copy_in("reconciliation_paymentmatch", matches)
     job_id = pd.array([job.pk if job else None] * 1, dtype="Int64")[0]
-    _copy_in(
-        "reconciliation_paymentmatch",
-        out.matches.assign(organization_id=org)[
-            ["organization_id", "payment_id", "fill_id", "how"]
-        ],
-    )
     lost = out.unmatched.merge(payments[["payment_id", "location_id", "paid"]], on="payment_id")
     _copy_in(
         "reconciliation_unmatchedpayment",
