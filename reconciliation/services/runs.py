@@ -213,6 +213,11 @@ def reconcile_organization(
             if outermost:
                 with connection.cursor() as cur:
                     cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                    # the run's joins over a whole organization hash in memory, not in batches;
+                    # no JIT: compiling costs more than it saves on these plans, and the
+                    # incremental part's index-only plans look costly enough to trigger it
+                    cur.execute("SET LOCAL work_mem = '128MB'")
+                    cur.execute("SET LOCAL jit = off")
             terms = terms or contract_terms(organization.pk)
             try:
                 with transaction.atomic():
@@ -1025,7 +1030,7 @@ def _replace_changed(table: str, frame: pd.DataFrame, key: str, org: int) -> Non
         )
     _copy_in("rs_rows", frame)
     with connection.cursor() as cur:
-        cur.execute("ANALYZE rs_rows")
+        cur.execute(f"ANALYZE rs_rows ({key})")  # the row count and key: enough to plan
         # a row the run did not produce, or produced differently, goes ...
         cur.execute(
             f"DELETE FROM {table} o WHERE o.organization_id = {org} AND NOT EXISTS ("

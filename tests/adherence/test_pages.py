@@ -345,8 +345,13 @@ def test_the_enrol_form_proposes_the_maintenance_meds_and_previews_the_alignment
     # the anchor ran out Nov 9, so the proposed first sync date is today
     assert 'name="first_sync_date" value="2026-11-23"' in html
     preview = client.get(
-        f"/adherence/patients/{worklist_chain.late.pk}/sync/preview/?{DAY}",
-        {"prescriptions": rx.pk, "cycle_days": 28, "first_sync_date": "2026-12-01"},
+        f"/adherence/patients/{worklist_chain.late.pk}/sync/preview/",
+        {
+            "prescriptions": rx.pk,
+            "cycle_days": 28,
+            "first_sync_date": "2026-12-01",
+            "date": "2026-11-23",
+        },  # (a GET's data replaces the path's query)
     )
     table = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", section(preview, "sync-preview")))
     # it ran out Nov 9: bridged from today (Nov 23) to the Dec 1 sync date, 8 days
