@@ -21,7 +21,7 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import numpy as np
@@ -374,7 +374,8 @@ SELECT f.id AS fill_id, f.location_id, f.rx_number AS rx, f.fill_number AS fill,
        (f.plan_id IS NOT NULL AND f.status <> 'cash') AS has_plan, f.plan_id,
        f.authorization_number AS auth, f.total_paid_cents AS expected,
        f.patient_pay_cents AS patient, f.acquisition_cost_cents AS acq_pms,
-       f.ingredient_cost_paid_cents AS ingredient, coalesce(d.is_brand, false) AS brand
+       f.ingredient_cost_paid_cents AS ingredient, coalesce(d.is_brand, false) AS brand,
+       f.drug_id AS drug, (f.quantity * 1000)::bigint AS qty_milli
 FROM claims_fill f {scope}
 LEFT JOIN claims_drug d ON d.id = f.drug_id
 WHERE f.location_id = ANY(ARRAY(SELECT id FROM rxrevops_location WHERE organization_id = {org}))
@@ -383,7 +384,8 @@ _CLAIM_TYPES = {
     "fill_id": pa.int64(), "location_id": pa.int64(), "rx": pa.int64(), "fill": pa.int64(),
     "dos": pa.date32(), "tx": pa.string(), "reversed": pa.bool_(), "has_plan": pa.bool_(),
     "plan_id": pa.int64(), "auth": pa.string(), "expected": pa.int64(), "patient": pa.int64(),
-    "acq_pms": pa.int64(), "ingredient": pa.int64(), "brand": pa.bool_(),
+    "acq_pms": pa.int64(), "ingredient": pa.int64(), "brand": pa.bool_(), "drug": pa.int64(),
+    "qty_milli": pa.int64(),
 }  # fmt: skip
 
 
@@ -497,23 +499,23 @@ def _plb_frame(org_id: int, scope: str | None) -> pd.DataFrame:
 
 # the store's latest invoice price of the NDC on or before the date of service, else the
 # NADAC in effect that day; x quantity, half-up to the cent
-_COSTS_SQL = """
-SELECT f.id AS fill_id,
-       round(inv.unit_cost * f.quantity * 100)::bigint AS invoice,
-       round(nadac.per_unit * f.quantity * 100)::bigint AS nadac
-FROM claims_fill f {scope}
-JOIN claims_drug d ON d.id = f.drug_id
-LEFT JOIN LATERAL (
-  SELECT a.unit_cost FROM reconciliation_acquisitioncost a
-  WHERE a.location_id = f.location_id AND a.ndc = d.ndc AND a.invoice_date <= f.date_of_service
-  ORDER BY a.invoice_date DESC, a.id DESC LIMIT 1) inv ON true
-LEFT JOIN LATERAL (
-  SELECT n.per_unit FROM reconciliation_nadacprice n
-  WHERE n.organization_id = {org} AND n.ndc = d.ndc AND n.effective_date <= f.date_of_service
-  ORDER BY n.effective_date DESC LIMIT 1) nadac ON true
-WHERE f.location_id = ANY(ARRAY(SELECT id FROM rxrevops_location WHERE organization_id = {org}))
-  AND (inv.unit_cost IS NOT NULL OR nadac.per_unit IS NOT NULL)
+# prices per drug (NDC) in units of 1/100,000 dollar (the columns' scale: exact integers)
+_INVOICE_SQL = """
+SELECT a.location_id, d.id AS drug, a.invoice_date AS day, a.id,
+       (a.unit_cost * 100000)::bigint AS unit
+FROM reconciliation_acquisitioncost a JOIN claims_drug d ON d.ndc = a.ndc
+WHERE a.location_id = ANY(ARRAY(SELECT id FROM rxrevops_location WHERE organization_id = {org}))
+{drugs}
 """
+_NADAC_SQL = """
+SELECT d.id AS drug, n.effective_date AS day, n.id, (n.per_unit * 100000)::bigint AS unit
+FROM reconciliation_nadacprice n JOIN claims_drug d ON d.ndc = n.ndc
+WHERE n.organization_id = {org} {drugs}
+"""
+_PRICE_TYPES = {
+    "location_id": pa.int64(), "drug": pa.int64(), "day": pa.date32(), "id": pa.int64(),
+    "unit": pa.int64(),
+}  # fmt: skip
 _FEES_SQL = """
 SELECT f.id AS fill_id, sum(l.amount_cents) AS fees
 FROM reconciliation_feeline l
@@ -534,24 +536,74 @@ WHERE l.organization_id = %(org)s AND NOT EXISTS (
 
 
 def _costs_and_fees(org_id: int, claims: pd.DataFrame, scope: str | None) -> pd.DataFrame:
-    """`claims` with acquisition (cents) and its source (invoice, nadac or pms), and the fee
-    statements' actual fees (`fees_actual`, NaN where no line arrived)."""
+    """`claims` with acquisition (cents) and its source: the store's latest invoice price on
+    or before the date of service, else the latest NADAC, else the PMS's cost, times the
+    quantity, rounded half-up to the cent; and the fee statements' actual fees
+    (`fees_actual`, NaN where no line arrived)."""
+    org = int(org_id)
+    drugs = (
+        f"AND d.id IN (SELECT f.drug_id FROM {scope} s JOIN claims_fill f ON f.id = s.id)"
+        if scope
+        else ""
+    )
+    invoice = _copy_frame(_INVOICE_SQL.format(org=org, drugs=drugs), _PRICE_TYPES)
+    nadac = _copy_frame(
+        _NADAC_SQL.format(org=org, drugs=drugs),
+        {k: v for k, v in _PRICE_TYPES.items() if k != "location_id"},
+    )
     join = f"JOIN {scope} s ON s.id = f.id" if scope else ""
-    costs = _copy_frame(
-        _COSTS_SQL.format(scope=join, org=int(org_id)),
-        {"fill_id": pa.int64(), "invoice": pa.int64(), "nadac": pa.int64()},
-    )
     fees = _copy_frame(
-        _FEES_SQL.format(scope=join, org=int(org_id)), {"fill_id": pa.int64(), "fees": pa.int64()}
+        _FEES_SQL.format(scope=join, org=org), {"fill_id": pa.int64(), "fees": pa.int64()}
     )
-    out = claims.merge(costs, on="fill_id", how="left").merge(fees, on="fill_id", how="left")
-    source = np.where(
-        out["invoice"].notna(), "invoice", np.where(out["nadac"].notna(), "nadac", "pms")
-    )
-    acquisition = out["invoice"].fillna(out["nadac"]).fillna(out["acq_pms"])
-    out["acquisition"] = acquisition.astype(np.int64)
+    out = claims.merge(fees, on="fill_id", how="left")
+    by_invoice = price_on_day(out, invoice, ["location_id", "drug"])
+    by_nadac = price_on_day(out, nadac, ["drug"])
+    qty = out["qty_milli"]
+    source = np.where(by_invoice.notna(), "invoice", np.where(by_nadac.notna(), "nadac", "pms"))
+    unit = by_invoice.fillna(by_nadac)
+    priced = unit.notna().to_numpy()
+    acquisition = out["acq_pms"].to_numpy(dtype=np.int64, copy=True)
+    acquisition[priced] = _cents_of(unit[priced], qty[priced])
+    out["acquisition"] = acquisition
     out["source"] = source
-    return out.rename(columns={"fees": "fees_actual"}).drop(columns=["invoice", "nadac"])
+    return out.rename(columns={"fees": "fees_actual"})
+
+
+def price_on_day(claims: pd.DataFrame, prices: pd.DataFrame, by: list[str]) -> pd.Series:
+    """Per claim (aligned with `claims`), the `unit` of the latest price row with the same
+    `by` keys dated on or before the claim's date of service (the highest id among those of
+    that date); NaN where there is none."""
+    out = pd.Series(np.nan, index=claims.index, dtype="float64")
+    known = claims[by].notna().all(axis=1).to_numpy()
+    if prices.empty or not known.any():
+        return out
+    right = prices.sort_values([*by, "day", "id"]).drop_duplicates([*by, "day"], keep="last")
+    right = right.astype({k: np.int64 for k in by}).sort_values("day", kind="stable")
+    left = claims.loc[known, [*by, "dos"]].astype({k: np.int64 for k in by})
+    left = left.assign(_row=np.flatnonzero(known)).sort_values("dos", kind="stable")
+    hit = pd.merge_asof(
+        left, right[[*by, "day", "unit"]], left_on="dos", right_on="day", by=by,
+        direction="backward", allow_exact_matches=True,
+    )  # fmt: skip
+    values = out.to_numpy(copy=True)
+    values[hit["_row"].to_numpy()] = hit["unit"].to_numpy(dtype="float64")
+    return pd.Series(values, index=claims.index)
+
+
+def _cents_of(unit: pd.Series, qty_milli: pd.Series) -> np.ndarray:
+    """unit (1/100,000 dollar) x quantity (1/1,000) in cents, half away from zero, exactly."""
+    u = unit.to_numpy(dtype=np.int64)
+    q = qty_milli.to_numpy(dtype=np.int64)
+    if len(u) and int(np.abs(u).max()) * int(np.abs(q).max()) >= 1 << 61:  # beyond int64
+        return np.array(
+            [
+                int((Decimal(int(a)) * int(b) / 10**6).to_integral_value(ROUND_HALF_UP))
+                for a, b in zip(u, q, strict=True)
+            ],
+            dtype=np.int64,
+        )
+    product = u * q
+    return np.sign(product) * ((np.abs(product) * 2 + 10**6) // (2 * 10**6))
 
 
 # --- what an incremental run rebuilds --------------------------------------------------------
