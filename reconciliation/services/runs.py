@@ -521,9 +521,21 @@ SELECT f.id AS fill_id, sum(l.amount_cents) AS fees
 FROM reconciliation_feeline l
 JOIN claims_fill f ON f.location_id = l.location_id AND f.rx_number = l.rx_number
  AND f.fill_number = l.fill_number AND f.date_of_service = l.date_of_service
- AND f.transaction_code = l.transaction_code {scope}
+ AND f.transaction_code = l.transaction_code
 WHERE l.organization_id = {org}
 GROUP BY f.id
+"""
+# for a part: each claim's lines through the statement key's index (the planner, which
+# cannot know how few claims the part holds, would join every line of the organization)
+_FEES_SCOPED_SQL = """
+SELECT f.id AS fill_id, x.fees
+FROM {scope} s JOIN claims_fill f ON f.id = s.id
+CROSS JOIN LATERAL (
+  SELECT sum(l.amount_cents) AS fees FROM reconciliation_feeline l
+  WHERE l.location_id = f.location_id AND l.rx_number = f.rx_number
+    AND l.fill_number = f.fill_number AND l.date_of_service = f.date_of_service
+    AND l.transaction_code = f.transaction_code AND l.organization_id = {org}) x
+WHERE x.fees IS NOT NULL
 """
 _UNMATCHED_FEES_SQL = """
 SELECT count(*), coalesce(sum(l.amount_cents), 0)
@@ -551,9 +563,9 @@ def _costs_and_fees(org_id: int, claims: pd.DataFrame, scope: str | None) -> pd.
         _NADAC_SQL.format(org=org, drugs=drugs),
         {k: v for k, v in _PRICE_TYPES.items() if k != "location_id"},
     )
-    join = f"JOIN {scope} s ON s.id = f.id" if scope else ""
     fees = _copy_frame(
-        _FEES_SQL.format(scope=join, org=org), {"fill_id": pa.int64(), "fees": pa.int64()}
+        _FEES_SCOPED_SQL.format(scope=scope, org=org) if scope else _FEES_SQL.format(org=org),
+        {"fill_id": pa.int64(), "fees": pa.int64()},
     )
     out = claims.merge(fees, on="fill_id", how="left")
     by_invoice = price_on_day(out, invoice, ["location_id", "drug"])
@@ -766,6 +778,7 @@ def _scope(
                 f"WHERE n.organization_id = {org} AND n.job_id = ANY(%s) ON CONFLICT DO NOTHING",
                 [jobs["x12_835"], jobs["x12_835"]],
             )
+            cur.execute("ANALYZE rs_new_remit")  # a few remittances: probe, do not scan
             cur.execute(
                 "INSERT INTO rs_pay SELECT p.id FROM rs_new_remit n "
                 "JOIN reconciliation_claimpayment p ON p.remittance_id = n.id "
@@ -1076,6 +1089,7 @@ def _replace_changed(table: str, frame: pd.DataFrame, key: str, org: int) -> Non
         cur.execute(f"SELECT 1 FROM {table} WHERE organization_id = {org} LIMIT 1")
         if cur.fetchone() is None:  # nothing to compare with: straight in
             _copy_in(table, frame)
+            _analyze_if_grown(table, len(frame), len(frame))
             return
         cur.execute(
             f"CREATE TEMP TABLE rs_rows AS SELECT {', '.join(columns)} FROM {table} WITH NO DATA"
@@ -1088,13 +1102,25 @@ def _replace_changed(table: str, frame: pd.DataFrame, key: str, org: int) -> Non
             f"DELETE FROM {table} o WHERE o.organization_id = {org} AND NOT EXISTS ("
             f"SELECT 1 FROM rs_rows n WHERE n.{key} = o.{key} AND NOT ({differs}))"
         )
+        changed = max(cur.rowcount, 0)
         # ... and every row the table does not hold as produced comes in
         cur.execute(
             f"INSERT INTO {table} ({', '.join(columns)}) SELECT {', '.join(columns)} "
             f"FROM rs_rows n WHERE NOT EXISTS (SELECT 1 FROM {table} o "
             f"WHERE o.{key} = n.{key} AND o.organization_id = {org} AND NOT ({differs}))"
         )
+        changed += max(cur.rowcount, 0)
         cur.execute("DROP TABLE rs_rows")
+    _analyze_if_grown(table, changed, len(frame))
+
+
+def _analyze_if_grown(table: str, changed: int, rows: int) -> None:
+    """Fresh statistics when a run rewrote much of a table: the incremental runs' plans
+    (index probes from a few claims) depend on the planner knowing the table is big, and
+    autovacuum may be slow to notice, or off."""
+    if changed > 10_000 and changed * 10 > rows:
+        with connection.cursor() as cur:
+            cur.execute(f"ANALYZE {table}")
 
 
 def _write(
