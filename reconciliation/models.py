@@ -303,6 +303,9 @@ class ClaimResult(models.Model):
         db_index=False,
     )
     computed_at = models.DateTimeField()
+    # a hash of the row's content (every column above but the job and time): how a full
+    # rebuild finds the rows it must rewrite without reading them back
+    digest = models.BigIntegerField(default=0)
 
     objects = ReconciliationQuerySet["ClaimResult"].as_manager()
 
@@ -331,6 +334,7 @@ class PaymentMatch(models.Model):
         "claims.Fill", on_delete=models.CASCADE, related_name="+", db_constraint=False
     )
     how = models.CharField(max_length=16)
+    digest = models.BigIntegerField(default=0)  # a hash of the row's content (see ClaimResult)
 
     def __str__(self) -> str:
         return f"payment {self.payment_id} -> fill {self.fill_id}"

@@ -982,7 +982,7 @@ _RESULT_COLUMNS = (
     "payments", "expected_cents", "remitted_cents", "recouped_cents", "dir_cents",
     "variance_cents", "fees_actual_cents", "fees_estimated_cents", "acquisition_cents",
     "acquisition_source", "net_margin_cents", "due_on", "age_bucket", "below_cost", "reasons",
-    "job_id", "computed_at",
+    "job_id", "computed_at", "digest",
 )  # fmt: skip
 
 
@@ -1041,7 +1041,7 @@ def _result_rows(
             "job_id": pd.array([job.pk if job else None] * len(r), dtype="Int64"),
             "computed_at": timezone.now().isoformat(),
         }
-    )
+    ).pipe(_with_digest)
 
 
 def _copy_in(table: str, frame: pd.DataFrame) -> None:
@@ -1072,46 +1072,58 @@ def _copy_in(table: str, frame: pd.DataFrame) -> None:
             copy.write(view[start : start + (1 << 20)])
 
 
-_UNCOMPARED = ("id", "job_id", "computed_at")
+_UNCOMPARED = ("id", "organization_id", "job_id", "computed_at", "digest")
+
+
+def _with_digest(frame: pd.DataFrame) -> pd.DataFrame:
+    """`frame` with `digest`: a 64-bit hash of each row's content (every column but
+    `_UNCOMPARED`), the same for the same values whatever the frame's dtypes (numbers as
+    float64, which holds every cent amount exactly, dates as days, text as str)."""
+    canon: dict[str, Any] = {}
+    for name in frame.columns:
+        if name in _UNCOMPARED:
+            continue
+        col = frame[name]
+        if pd.api.types.is_datetime64_any_dtype(col):
+            days = col.to_numpy().astype("datetime64[D]").astype(np.int64).astype(np.float64)
+            days[col.isna().to_numpy()] = np.nan
+            canon[name] = days
+        elif pd.api.types.is_bool_dtype(col) or pd.api.types.is_numeric_dtype(col):
+            canon[name] = col.to_numpy(dtype=np.float64, na_value=np.nan)
+        else:
+            canon[name] = col.fillna("").astype(str).to_numpy(dtype=object)
+    hashed = pd.util.hash_pandas_object(pd.DataFrame(canon, index=frame.index), index=False)
+    return frame.assign(digest=hashed.to_numpy().view(np.int64))
 
 
 def _replace_changed(table: str, frame: pd.DataFrame, key: str, org: int) -> None:
-    """Make the organization's rows of `table` equal `frame` (one row per `key`), deleting
-    and inserting only the rows that differ: a full rebuild that changes little writes little.
-    Which run wrote a row and when (`_UNCOMPARED`) stay those of the run that last changed it."""
-    columns = list(frame.columns)
-    compared = [c for c in columns if c not in _UNCOMPARED and c != key]
-    differs = (
-        f"({', '.join(f'n.{c}' for c in compared)}) IS DISTINCT FROM "
-        f"({', '.join(f'o.{c}' for c in compared)})"
+    """Make the organization's rows of `table` equal `frame` (one row per `key`, with its
+    `digest`), deleting and writing only the rows whose digest differs: a full rebuild that
+    changes little writes little, and reads back only keys and digests. Which run wrote a row
+    and when stay those of the run that last changed it."""
+    stored = _copy_frame(
+        f"SELECT {key} AS key, digest FROM {table} WHERE organization_id = {int(org)}",
+        {"key": pa.int64(), "digest": pa.int64()},
     )
-    with connection.cursor() as cur:
-        cur.execute(f"SELECT 1 FROM {table} WHERE organization_id = {org} LIMIT 1")
-        if cur.fetchone() is None:  # nothing to compare with: straight in
-            _copy_in(table, frame)
-            _analyze_if_grown(table, len(frame), len(frame))
-            return
-        cur.execute(
-            f"CREATE TEMP TABLE rs_rows AS SELECT {', '.join(columns)} FROM {table} WITH NO DATA"
-        )
-    _copy_in("rs_rows", frame)
-    with connection.cursor() as cur:
-        cur.execute(f"ANALYZE rs_rows ({key})")  # the row count and key: enough to plan
-        # a row the run did not produce, or produced differently, goes ...
-        cur.execute(
-            f"DELETE FROM {table} o WHERE o.organization_id = {org} AND NOT EXISTS ("
-            f"SELECT 1 FROM rs_rows n WHERE n.{key} = o.{key} AND NOT ({differs}))"
-        )
-        changed = max(cur.rowcount, 0)
-        # ... and every row the table does not hold as produced comes in
-        cur.execute(
-            f"INSERT INTO {table} ({', '.join(columns)}) SELECT {', '.join(columns)} "
-            f"FROM rs_rows n WHERE NOT EXISTS (SELECT 1 FROM {table} o "
-            f"WHERE o.{key} = n.{key} AND o.organization_id = {org} AND NOT ({differs}))"
-        )
-        changed += max(cur.rowcount, 0)
-        cur.execute("DROP TABLE rs_rows")
-    _analyze_if_grown(table, changed, len(frame))
+    if stored.empty:  # nothing to compare with: straight in
+        _copy_in(table, frame)
+        _analyze_if_grown(table, len(frame), len(frame))
+        return
+    kept = frame[[key, "digest"]].merge(
+        stored.rename(columns={"key": key}), on=[key, "digest"], how="inner"
+    )[key]
+    out = stored.loc[~stored["key"].isin(kept), ["key"]].rename(columns={"key": "id"})
+    write = frame[~frame[key].isin(kept)]
+    if not out.empty:
+        with connection.cursor() as cur:
+            cur.execute("CREATE TEMP TABLE rs_out (id bigint PRIMARY KEY)")
+        _copy_in("rs_out", out)
+        with connection.cursor() as cur:
+            cur.execute("ANALYZE rs_out")
+            cur.execute(f"DELETE FROM {table} t USING rs_out o WHERE t.{key} = o.id")
+            cur.execute("DROP TABLE rs_out")
+    _copy_in(table, write)
+    _analyze_if_grown(table, len(out) + len(write), len(frame))
 
 
 def _analyze_if_grown(table: str, changed: int, rows: int) -> None:
@@ -1150,9 +1162,9 @@ def _write(
                 "SELECT a.id FROM reconciliation_provideradjustment a JOIN rs_remit x "
                 "ON x.id = a.remittance_id UNION ALL SELECT id FROM rs_gone_plb)"
             )
-    matches = out.matches.assign(organization_id=org)[
-        ["organization_id", "payment_id", "fill_id", "how"]
-    ]
+    matches = _with_digest(
+        out.matches.assign(organization_id=org)[["organization_id", "payment_id", "fill_id", "how"]]
+    )
     if scope is None:
         _replace_changed("reconciliation_claimresult", results, "fill_id", org)
         _replace_changed("reconciliation_paymentmatch", matches, "payment_id", org)
