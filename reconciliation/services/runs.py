@@ -338,52 +338,27 @@ class _Unbalanced(Exception):
 _BOOL = {"true_values": ["t"], "false_values": ["f"]}
 
 
-# rows per text chunk when reading: a chunk is one message of the protocol and one Python
-# call, where COPY TO STDOUT costs one of each per row (3-5 s per million rows here)
-_CHUNK_ROWS = 20_000
-
-
-def _csv_field(name: str, kind: pa.DataType) -> str:
-    """The SQL text of column `name` of `q` as a CSV field (as COPY's CSV writes it)."""
-    col = f'q."{name}"'
-    if pa.types.is_string(kind):
-        return f"""coalesce('"' || replace({col}::text, '"', '""') || '"', '')"""
-    if pa.types.is_boolean(kind):
-        return f"CASE WHEN {col} THEN 't' WHEN NOT {col} THEN 'f' ELSE '' END"
-    return f"coalesce({col}::text, '')"
-
-
 def _copy_frame(sql: str, types: Mapping[str, pa.DataType]) -> pd.DataFrame:
-    """The rows of `sql` (its columns `types`, by name) as a frame: Postgres writes them as CSV
-    lines joined in chunks of `_CHUNK_ROWS`, read with pyarrow. Text columns come back as str
-    ("" for NULL), dates as datetime64[ns]. Row order is the query's (none unless it says)."""
-    line = " || ',' || ".join(_csv_field(name, kind) for name, kind in types.items())
-    chunked = (
-        f"SELECT string_agg({line}, E'\\n') FROM "
-        f"(SELECT z.*, row_number() OVER () / {_CHUNK_ROWS} AS chunk FROM ({sql}) z) q "
-        "GROUP BY q.chunk"
-    )
+    """The rows of `sql` as a frame, by COPY ... TO STDOUT in CSV read with pyarrow. Text
+    columns come back as str ("" for NULL), dates as datetime64[ns]."""
     buf = io.BytesIO()
-    with connection.cursor() as cur:
-        cur.execute(chunked)
-        for (text,) in cur.fetchall():
-            buf.write(text.encode())
-            buf.write(b"\n")
-    if not buf.tell():
-        table = pa.table({name: pa.array([], type=kind) for name, kind in types.items()})
-    else:
-        buf.seek(0)
-        table = pacsv.read_csv(
-            buf,
-            read_options=pacsv.ReadOptions(column_names=list(types)),
-            parse_options=pacsv.ParseOptions(newlines_in_values=True),
-            convert_options=pacsv.ConvertOptions(
-                column_types=dict(types),
-                strings_can_be_null=False,
-                quoted_strings_can_be_null=False,
-                **_BOOL,
-            ),
-        )
+    with (
+        connection.cursor() as cur,
+        cur.copy(f"COPY ({sql}) TO STDOUT WITH (FORMAT csv, HEADER)") as copy,
+    ):
+        for block in copy:
+            buf.write(block)
+    buf.seek(0)
+    table = pacsv.read_csv(
+        buf,
+        parse_options=pacsv.ParseOptions(newlines_in_values=True),
+        convert_options=pacsv.ConvertOptions(
+            column_types=dict(types),
+            strings_can_be_null=False,
+            quoted_strings_can_be_null=False,
+            **_BOOL,
+        ),
+    )
     frame = table.to_pandas(date_as_object=False)
     for name, kind in types.items():
         if pa.types.is_date32(kind):
