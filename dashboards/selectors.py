@@ -1,14 +1,219 @@
-"""Read side of the owner dashboards."""
+"""Read side of the owner dashboards.
+
+Margin figures come only from the rollups (`MarginDaily`), through `.for_user(user)`: a user
+of some stores sees those stores' rows, an owner of the organization every store's. Money is
+integer cents; per-script figures are cents rounded half away from zero; rates are Decimal
+fractions to 4 places (half up), None when there is nothing to divide by.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, fields
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from django.db.models import Count
+from django.db.models import BigIntegerField, Count, F, Sum, Value
+from django.db.models.functions import Coalesce, TruncMonth
+from django.http import Http404
 
-from rxrevops.access import Principal, location_list_for_user
+from claims.models import Plan
+from dashboards.models import MarginDaily
+from rxrevops.access import Principal, location_ids_for_user, location_list_for_user
+from rxrevops.models import Location
+from rxrevops.querysets import ReconciliationQuerySet
+
+_CENTS = BigIntegerField()
+GROUP_BYS = ("location", "payer", "drug_class", "contract_type", "day", "month")
+CONTRACT_TYPE_LABELS = {"ffs": "Fee-for-service", "value_based": "Value-based", "": "No contract"}
+# the PQA value-set classes (adherence/valuesets); every other drug is "Other"
+DRUG_CLASS_LABELS = {
+    "DR": "Diabetes (non-insulin)",
+    "INSULIN": "Insulin",
+    "RASA": "RAS antagonists",
+    "SACVAL": "Sacubitril/valsartan",
+    "STA": "Statins",
+    "": "Other",
+}
 
 
 def location_overview_for_user(user: Principal) -> Any:
     """Each visible location with the number of patients on file."""
     return location_list_for_user(user).annotate(patient_count=Count("patients")).order_by("name")
+
+
+@dataclass(frozen=True)
+class MarginRow:
+    """The summed figures of one group (or of all of them: the totals), with ratios."""
+
+    key: str | None  # the group: location or plan id, class, contract type, ISO day or month
+    label: str
+    claims: int
+    generic_claims: int
+    revenue_cents: int
+    plan_paid_cents: int
+    acquisition_cents: int
+    fees_actual_cents: int
+    fees_estimated_cents: int
+    dir_cents: int
+    net_margin_cents: int
+    below_cost_claims: int
+    below_cost_cents: int
+    remitted_cents: int
+    unreconciled_0_30_cents: int
+    unreconciled_31_60_cents: int
+    unreconciled_61_90_cents: int
+    unreconciled_90_plus_cents: int
+
+    @property
+    def fees_cents(self) -> int:
+        """The fees net margin subtracts: stated where a statement arrived, else estimated."""
+        return self.fees_actual_cents + self.fees_estimated_cents
+
+    @property
+    def unreconciled_cents(self) -> int:
+        return (
+            self.unreconciled_0_30_cents
+            + self.unreconciled_31_60_cents
+            + self.unreconciled_61_90_cents
+            + self.unreconciled_90_plus_cents
+        )
+
+    @property
+    def net_margin_per_script_cents(self) -> int | None:
+        return per_script(self.net_margin_cents, self.claims)
+
+    @property
+    def revenue_per_script_cents(self) -> int | None:
+        return per_script(self.revenue_cents, self.claims)
+
+    @property
+    def fees_per_script_cents(self) -> int | None:
+        return per_script(self.fees_cents, self.claims)
+
+    @property
+    def dir_per_script_cents(self) -> int | None:
+        return per_script(self.dir_cents, self.claims)
+
+    @property
+    def below_cost_rate(self) -> Decimal | None:
+        return rate(self.below_cost_claims, self.claims)
+
+    @property
+    def generic_dispensing_rate(self) -> Decimal | None:
+        return rate(self.generic_claims, self.claims)
+
+
+FIGURES = tuple(f.name for f in fields(MarginRow) if f.name not in ("key", "label"))
+
+
+def per_script(cents: int, claims: int) -> int | None:
+    """cents / claims, rounded half away from zero to the cent, exactly."""
+    if not claims:
+        return None
+    magnitude = (abs(cents) * 2 + claims) // (claims * 2)
+    return magnitude if cents >= 0 else -magnitude
+
+
+def rate(part: int, whole: int) -> Decimal | None:
+    """part / whole to 4 places, half up, exactly."""
+    if not whole:
+        return None
+    return (Decimal(part) / Decimal(whole)).quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP)
+
+
+@dataclass(frozen=True)
+class MarginReport:
+    group_by: str
+    start: date
+    end: date
+    rows: list[MarginRow]
+    totals: MarginRow
+
+
+_GROUP_FIELDS: dict[str, Any] = {
+    "location": F("location_id"),
+    "payer": F("plan_id"),
+    "drug_class": F("drug_class"),
+    "contract_type": F("contract_type"),
+    "day": F("day"),
+    "month": TruncMonth("day"),
+}
+
+
+def margin_for_user(
+    user: Principal,
+    *,
+    group_by: str,
+    start: date,
+    end: date,
+    location: int | None = None,
+    payer: int | None = None,
+) -> MarginReport:
+    """Margin figures of the dates of service `start`..`end` (inclusive) the principal may
+    see, per `group_by` (one of GROUP_BYS), and in total; narrowed to one store (`location`,
+    404 unless the principal sees its margin) and one plan (`payer`, 404 if unknown).
+
+    Rows come in the group's order: days and months by date, the others by label."""
+    if group_by not in GROUP_BYS:
+        raise ValueError(f"group_by must be one of {', '.join(GROUP_BYS)}")
+    qs = MarginDaily.objects.for_user(user).filter(day__gte=start, day__lte=end)
+    if location is not None:
+        visible = location_ids_for_user(user, roles=ReconciliationQuerySet.viewer_roles)
+        if location not in visible:
+            raise Http404("Not found")
+        qs = qs.filter(location_id=location)
+    if payer is not None:
+        if not Plan.objects.filter(pk=payer).exists():
+            raise Http404("Not found")
+        qs = qs.filter(plan_id=payer)
+    # (named apart from the model's fields, which annotations may not shadow)
+    sums = {f"sum_{n}": Coalesce(Sum(n), Value(0), output_field=_CENTS) for n in FIGURES}
+    grouped: Any = qs.values(group=_GROUP_FIELDS[group_by]).annotate(**sums).order_by("group")
+    groups: list[dict[str, Any]] = list(grouped)
+    labels = _labels(group_by, [g["group"] for g in groups])
+    rows = [
+        MarginRow(
+            key=_key(g["group"]),
+            label=labels[g["group"]],
+            **{n: int(g[f"sum_{n}"]) for n in FIGURES},
+        )
+        for g in groups
+    ]
+    if group_by not in ("day", "month"):
+        rows.sort(key=lambda r: (r.label.lower(), r.key or ""))
+    totals = qs.aggregate(**sums)
+    total = MarginRow(key=None, label="Total", **{n: int(totals[f"sum_{n}"]) for n in FIGURES})
+    return MarginReport(group_by=group_by, start=start, end=end, rows=rows, totals=total)
+
+
+def _key(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
+
+
+def _plan_label(key: Any, plan: Plan | None) -> str:
+    if key is None:
+        return "Cash (no plan)"
+    if plan is None:
+        return f"Plan {key}"
+    return plan.name or f"BIN {plan.bin} PCN {plan.pcn} group {plan.group}"
+
+
+def _labels(group_by: str, keys: list[Any]) -> dict[Any, str]:
+    if group_by == "location":
+        names = dict(Location.objects.filter(pk__in=keys).values_list("pk", "name"))
+        return {k: names.get(k, str(k)) for k in keys}
+    if group_by == "payer":
+        plans = {p.pk: p for p in Plan.objects.filter(pk__in=[k for k in keys if k is not None])}
+        return {k: _plan_label(k, plans.get(k)) for k in keys}
+    if group_by == "drug_class":
+        return {k: DRUG_CLASS_LABELS.get(k, k) for k in keys}
+    if group_by == "contract_type":
+        return {k: CONTRACT_TYPE_LABELS.get(k, k) for k in keys}
+    if group_by == "month":
+        return {k: f"{k:%b %Y}" for k in keys}
+    return {k: k.isoformat() for k in keys}

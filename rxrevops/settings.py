@@ -243,6 +243,13 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(hour=2, minute=30),
         "options": {"expires": 3600},
     },
+    # after the nightly reconciliation (which queues its own full refresh): drug classes
+    # from new value sets, and a refresh a lost follow-up missed
+    "rollups-nightly": {
+        "task": "dashboards.tasks.rollups_nightly",
+        "schedule": crontab(hour=4, minute=45),
+        "options": {"expires": 3600},
+    },
     "beat-heartbeat": {
         "task": "rxrevops.tasks.beat_heartbeat",
         "schedule": 30.0,
@@ -264,6 +271,8 @@ WORKLISTS_AFTER_IMPORT = env.bool("WORKLISTS_AFTER_IMPORT", default=True)
 RECON_DAYS_TO_PAY = env.int("RECON_DAYS_TO_PAY", default=30)
 # reconcile after each import that changed claims, remittances, fees or costs
 RECONCILE_AFTER_IMPORT = env.bool("RECONCILE_AFTER_IMPORT", default=True)
+# refresh the margin rollups the dashboards read after each successful reconciliation run
+ROLLUPS_AFTER_RECONCILE = env.bool("ROLLUPS_AFTER_RECONCILE", default=True)
 # the chain's clinical-service charges (shape of clinical/codes/fees.json); blank: that file
 CLINICAL_FEE_SCHEDULE = env.str("CLINICAL_FEE_SCHEDULE", default="")
 # a stand-in state registry at /clinical/registry-sandbox/ that answers VXUs with ACKs (for

@@ -16,6 +16,7 @@ api_v1: list[URLPattern | URLResolver] = [
     path("", include("reconciliation.api_urls")),
     path("", include("adherence.api_urls")),
     path("", include("clinical.api_urls")),
+    path("", include("dashboards.api_urls")),
 ]
 
 urlpatterns = [

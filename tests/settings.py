@@ -18,3 +18,5 @@ DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
 # test of the rebuild-after-import turns it back on.
 WORKLISTS_AFTER_IMPORT = False
 RECONCILE_AFTER_IMPORT = False
+# nor a margin rollup refresh racing the tests that reconcile (the rollup tests turn it on)
+ROLLUPS_AFTER_RECONCILE = False
