@@ -120,11 +120,22 @@ def test_month_by_month_incremental_runs_equal_a_full_rebuild(
     assert len(rebuilt["claimresult"]) == claims
     assert len(rebuilt["paymentmatch"]) > 1000
     # that full run wrote over the incremental rows; one into empty tables gives the same
+    _clear_derived_rows()
+    reconcile_now(organization=stores.org, as_of=date(2026, 4, 30), full=True)
+    assert derived_rows() == rebuilt
+
+
+def _import_january_and_february(stores: SimpleNamespace, fee_world: Path) -> None:
+    manifest = json.loads((fee_world / "manifest.json").read_text())
+    for e in manifest["files"]:
+        if Path(e["path"]).name.endswith(("2026-01.csv", "2026-02.csv")):
+            _import(stores, fee_world, e)
+
+
+def _clear_derived_rows() -> None:
     with connection.cursor() as cur:
         for table in _TABLES:
             cur.execute(f"DELETE FROM reconciliation_{table}")  # noqa: S608
-    reconcile_now(organization=stores.org, as_of=date(2026, 4, 30), full=True)
-    assert derived_rows() == rebuilt
 
 
 def _ids() -> dict[int, int]:
@@ -136,10 +147,7 @@ def _ids() -> dict[int, int]:
 def test_a_full_rebuild_over_earlier_results_rewrites_only_the_rows_that_changed(
     stores: SimpleNamespace, fee_world: Path
 ) -> None:
-    manifest = json.loads((fee_world / "manifest.json").read_text())
-    for e in manifest["files"]:
-        if Path(e["path"]).name.endswith(("2026-01.csv", "2026-02.csv")):
-            _import(stores, fee_world, e)
+    _import_january_and_february(stores, fee_world)
     reconcile_now(organization=stores.org, as_of=date(2026, 2, 28), full=True)
     before, ids_before = derived_rows(), _ids()
     # a month later: unpaid claims age and fall due, everything else stays as it was
@@ -152,9 +160,7 @@ def test_a_full_rebuild_over_earlier_results_rewrites_only_the_rows_that_changed
     assert rewritten == {row[0] for row in changed}
     assert after["paymentmatch"] == before["paymentmatch"]
     # and the rows are those a run into empty tables writes
-    with connection.cursor() as cur:
-        for table in _TABLES:
-            cur.execute(f"DELETE FROM reconciliation_{table}")  # noqa: S608
+    _clear_derived_rows()
     reconcile_now(organization=stores.org, as_of=date(2026, 3, 31), full=True)
     assert derived_rows() == after
 
@@ -162,10 +168,7 @@ def test_a_full_rebuild_over_earlier_results_rewrites_only_the_rows_that_changed
 def test_a_run_with_nothing_new_rebuilds_nothing_and_since_rebuilds_from_that_day(
     stores: SimpleNamespace, fee_world: Path
 ) -> None:
-    manifest = json.loads((fee_world / "manifest.json").read_text())
-    for e in manifest["files"]:
-        if Path(e["path"]).name.endswith(("2026-01.csv", "2026-02.csv")):
-            _import(stores, fee_world, e)
+    _import_january_and_february(stores, fee_world)
     first = reconcile_now(organization=stores.org, as_of=date(2026, 2, 28))
     before = derived_rows()
     again = reconcile_now(organization=stores.org, as_of=date(2026, 2, 28))
