@@ -444,18 +444,29 @@ def _steps(total: float, spent: dict[str, float]) -> dict[str, float]:
     return out
 
 
+def _full_run(org: Organization) -> tuple[float, dict[str, float], dict[str, int]]:
+    """One full reconcile_organization, each step timed: seconds, steps, the run's counts."""
+    from reconciliation.services.runs import reconcile_organization
+
+    spent: dict[str, float] = defaultdict(float)
+    with _instrumented(spent):
+        started = time.perf_counter()
+        counts = reconcile_organization(organization=org, as_of=AS_OF, full=True)
+        total = time.perf_counter() - started
+    _say(f"    {total:.1f} s")
+    return total, _steps(total, spent), counts
+
+
 def _time(point: Point) -> dict[str, Any]:
     """A warm-up run, then TIMED_RUNS timed runs of reconcile_organization, each step timed."""
     _setup_django(point)
     from django.db import connection
 
-    from reconciliation.services.runs import reconcile_organization
     from rxrevops.models import Organization
 
     org = Organization.objects.get(slug=point.slug)
     holdings = _holdings(org)
     baseline_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    spent: dict[str, float] = defaultdict(float)
     runs = []
     counts: dict[str, int] = {}
     autovacuum = ""
@@ -463,13 +474,8 @@ def _time(point: Point) -> dict[str, Any]:
         autovacuum = _vacuum(RESULT_TABLES)
         label = "warm-up" if n == 0 else f"run {n}"
         _say(f"  {point.key}: reconcile_organization as of {AS_OF} ({label}) ...")
-        spent.clear()
-        with _instrumented(spent):
-            started = time.perf_counter()
-            counts = reconcile_organization(organization=org, as_of=AS_OF, full=True)
-            total = time.perf_counter() - started
-        _say(f"    {total:.1f} s")
-        runs.append({"seconds": total, "steps": _steps(total, spent), "warmup": n == 0})
+        total, steps, counts = _full_run(org)
+        runs.append({"seconds": total, "steps": steps, "warmup": n == 0})
     full_sum = _checksum(org.pk)
     # the first run of an organization (or after its derived rows are gone): every row written
     with connection.cursor() as cur:
@@ -477,17 +483,8 @@ def _time(point: Point) -> dict[str, Any]:
             cur.execute(f"DELETE FROM {table} WHERE organization_id = %s", [org.pk])  # noqa: S608
     _vacuum(RESULT_TABLES)
     _say(f"  {point.key}: reconcile_organization into empty result tables ...")
-    spent.clear()
-    with _instrumented(spent):
-        started = time.perf_counter()
-        reconcile_organization(organization=org, as_of=AS_OF, full=True)
-        total = time.perf_counter() - started
-    _say(f"    {total:.1f} s")
-    empty = {
-        "seconds": total,
-        "steps": _steps(total, spent),
-        "same_rows": _checksum(org.pk) == full_sum,
-    }
+    total, steps, _ = _full_run(org)
+    empty = {"seconds": total, "steps": steps, "same_rows": _checksum(org.pk) == full_sum}
     with connection.cursor() as cur:
         cur.execute(
             "SELECT count(*) FROM reconciliation_claimresult WHERE organization_id = %s", [org.pk]
