@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, timedelta
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import pandas as pd
@@ -210,3 +212,65 @@ def worklists_built_at_for_user(user: Principal) -> Any:
         status=Job.Status.SUCCEEDED,
         organization_id__in=organization_ids_for_user(user),
     ).aggregate(at=Max("finished_at"))["at"]
+
+
+@dataclass(frozen=True)
+class MeasureHealth:
+    """One PDC/SUPD measure across the stores asked for: patients measured and adherent as of
+    the latest month end (or build date) on or before the day asked for."""
+
+    measure: str
+    as_of: date | None
+    measured: int
+    adherent: int
+
+    @property
+    def rate(self) -> Decimal | None:
+        """adherent / measured, to 4 places (half up)."""
+        if not self.measured:
+            return None
+        return (Decimal(self.adherent) / Decimal(self.measured)).quantize(
+            Decimal("0.0001"), rounding=ROUND_HALF_UP
+        )
+
+
+@dataclass(frozen=True)
+class AdherenceHealth:
+    measures: list[MeasureHealth]
+    sync_enrolled: int  # patients on an active med-sync plan
+    chronic_patients: int  # patients measured in any PDC measure this year (the denominator)
+
+
+def adherence_health_for_user(
+    user: Principal, *, on: date, location_id: int | None = None
+) -> AdherenceHealth:
+    """The dashboards' adherence figures as of `on`: each measure's latest rate per store
+    (summed over the stores), and med-sync enrollment against the chronic patients."""
+    rates = measure_rates_for_user(user, year=on.year, location_id=location_id).filter(
+        as_of__lte=on
+    )
+    latest: dict[tuple[int, str], MeasureRate] = {}
+    for r in rates:  # ordered by as_of: the last one per store and measure wins
+        latest[(r.location_id, r.measure)] = r
+    by_measure: dict[str, list[MeasureRate]] = {}
+    for r in latest.values():
+        by_measure.setdefault(r.measure, []).append(r)
+    measures = [
+        MeasureHealth(
+            measure=m,
+            as_of=max(r.as_of for r in rs),
+            measured=sum(r.measured for r in rs),
+            adherent=sum(r.adherent for r in rs),
+        )
+        for m, rs in sorted(by_measure.items())
+    ]
+    enrolled = SyncEnrollment.objects.for_user(user).filter(active=True)
+    chronic = MeasureResult.objects.for_user(user).filter(year=on.year)
+    if location_id:
+        enrolled = enrolled.filter(location_id=location_id)
+        chronic = chronic.filter(location_id=location_id)
+    return AdherenceHealth(
+        measures=measures,
+        sync_enrolled=enrolled.count(),
+        chronic_patients=chronic.values("patient_id").distinct().count(),
+    )

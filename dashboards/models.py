@@ -101,3 +101,52 @@ class MarginDaily(models.Model):
 
     def __str__(self) -> str:
         return f"{self.location_id} {self.day}: {self.claims} claims"
+
+
+class BelowCostDaily(models.Model):
+    """Below-cost scripts of one store, date of service and drug: the overview's "below cost
+    by drug" chart and the drug page. Rebuilt with `MarginDaily` in the same refresh, from the
+    same per-claim rows (`below_cost` of a dispensed script, shortfall acquisition - (plan
+    paid + patient pay))."""
+
+    organization = models.ForeignKey(
+        "rxrevops.Organization",
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
+    )
+    location = models.ForeignKey(
+        "rxrevops.Location",
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
+    )
+    day = models.DateField()
+    drug = models.ForeignKey(
+        "claims.Drug",
+        on_delete=models.DO_NOTHING,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
+    )
+    claims = models.IntegerField()
+    shortfall_cents = models.BigIntegerField()
+
+    objects = ReconciliationQuerySet["BelowCostDaily"].as_manager()
+
+    class Meta:
+        constraints = [
+            # the chart's read: the visible stores over a date range, summed per drug
+            models.UniqueConstraint(
+                fields=["location", "day", "drug"], name="below_cost_daily_once"
+            )
+        ]
+        indexes = [
+            # the refresh: DELETE an organization's rows (all, or of some days)
+            models.Index(fields=["organization", "day"], name="below_cost_daily_org_day"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.location_id} {self.day} drug {self.drug_id}: {self.claims}"

@@ -14,11 +14,11 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from django.db.models import BigIntegerField, Count, F, Sum, Value
-from django.db.models.functions import Coalesce, TruncMonth
+from django.db.models.functions import Coalesce, TruncMonth, TruncWeek
 from django.http import Http404
 
-from claims.models import Plan
-from dashboards.models import MarginDaily
+from claims.models import Drug, Plan
+from dashboards.models import BelowCostDaily, MarginDaily
 from rxrevops.access import Principal, location_ids_for_user, location_list_for_user
 from rxrevops.models import Location
 from rxrevops.querysets import ReconciliationQuerySet
@@ -141,22 +141,17 @@ _GROUP_FIELDS: dict[str, Any] = {
 }
 
 
-def margin_for_user(
+def _margin_rows(
     user: Principal,
     *,
-    group_by: str,
     start: date,
     end: date,
-    location: int | None = None,
-    payer: int | None = None,
-) -> MarginReport:
-    """Margin figures of the dates of service `start`..`end` (inclusive) the principal may
-    see, per `group_by` (one of GROUP_BYS), and in total; narrowed to one store (`location`,
-    404 unless the principal sees its margin) and one plan (`payer`, 404 if unknown).
-
-    Rows come in the group's order: days and months by date, the others by label."""
-    if group_by not in GROUP_BYS:
-        raise ValueError(f"group_by must be one of {', '.join(GROUP_BYS)}")
+    location: int | None,
+    payer: int | None,
+    filters: dict[str, Any] | None = None,
+) -> Any:
+    """The rollup rows of the principal's stores for the dates of service, narrowed to one
+    store (404 unless the principal sees its margin) and one plan (404 if unknown)."""
     qs = MarginDaily.objects.for_user(user).filter(day__gte=start, day__lte=end)
     if location is not None:
         visible = location_ids_for_user(user, roles=ReconciliationQuerySet.viewer_roles)
@@ -167,6 +162,27 @@ def margin_for_user(
         if not Plan.objects.filter(pk=payer).exists():
             raise Http404("Not found")
         qs = qs.filter(plan_id=payer)
+    return qs.filter(**(filters or {}))
+
+
+def margin_for_user(
+    user: Principal,
+    *,
+    group_by: str,
+    start: date,
+    end: date,
+    location: int | None = None,
+    payer: int | None = None,
+    filters: dict[str, Any] | None = None,
+) -> MarginReport:
+    """Margin figures of the dates of service `start`..`end` (inclusive) the principal may
+    see, per `group_by` (one of GROUP_BYS), and in total; narrowed to one store (`location`,
+    404 unless the principal sees its margin) and one plan (`payer`, 404 if unknown).
+
+    Rows come in the group's order: days and months by date, the others by label."""
+    if group_by not in GROUP_BYS:
+        raise ValueError(f"group_by must be one of {', '.join(GROUP_BYS)}")
+    qs = _margin_rows(user, start=start, end=end, location=location, payer=payer, filters=filters)
     # (named apart from the model's fields, which annotations may not shadow)
     sums = {f"sum_{n}": Coalesce(Sum(n), Value(0), output_field=_CENTS) for n in FIGURES}
     grouped: Any = qs.values(group=_GROUP_FIELDS[group_by]).annotate(**sums).order_by("group")
@@ -209,7 +225,16 @@ def _labels(group_by: str, keys: list[Any]) -> dict[Any, str]:
         return {k: names.get(k, str(k)) for k in keys}
     if group_by == "payer":
         plans = {p.pk: p for p in Plan.objects.filter(pk__in=[k for k in keys if k is not None])}
-        return {k: _plan_label(k, plans.get(k)) for k in keys}
+        labels = {k: _plan_label(k, plans.get(k)) for k in keys}
+        # plans of one payer name apart by BIN and group
+        seen: dict[str, int] = {}
+        for label in labels.values():
+            seen[label] = seen.get(label, 0) + 1
+        for k, label in labels.items():
+            plan = plans.get(k)
+            if plan is not None and seen[label] > 1:
+                labels[k] = f"{label} ({plan.bin}/{plan.group or plan.pcn})"
+        return labels
     if group_by == "drug_class":
         return {k: DRUG_CLASS_LABELS.get(k, k) for k in keys}
     if group_by == "contract_type":
@@ -217,3 +242,105 @@ def _labels(group_by: str, keys: list[Any]) -> dict[Any, str]:
     if group_by == "month":
         return {k: f"{k:%b %Y}" for k in keys}
     return {k: k.isoformat() for k in keys}
+
+
+TREND_GRAINS = {"day": F("day"), "week": TruncWeek("day"), "month": TruncMonth("day")}
+
+
+def trend_grain(days: int) -> str:
+    """Daily points for up to ~two months, weekly up to ~seven, then monthly."""
+    return "day" if days <= 62 else "week" if days <= 213 else "month"
+
+
+@dataclass(frozen=True)
+class TrendPoint:
+    location_id: int
+    location: str
+    bucket: date  # the day, or the first day of the week (Monday) or month
+    claims: int
+    net_margin_cents: int
+
+
+def margin_trend_for_user(
+    user: Principal,
+    *,
+    start: date,
+    end: date,
+    grain: str,
+    location: int | None = None,
+    payer: int | None = None,
+) -> list[TrendPoint]:
+    """Net margin per store per day, week or month (`grain`, see TREND_GRAINS)."""
+    qs = _margin_rows(user, start=start, end=end, location=location, payer=payer, filters=None)
+    rows = (
+        qs.values("location_id", bucket=TREND_GRAINS[grain])
+        .annotate(claims=Sum("claims"), net=Sum("net_margin_cents"))
+        .order_by("location_id", "bucket")
+    )
+    found = list(rows)
+    names = dict(
+        Location.objects.filter(pk__in={r["location_id"] for r in found}).values_list("pk", "name")
+    )
+    return [
+        TrendPoint(
+            location_id=r["location_id"],
+            location=names.get(r["location_id"], str(r["location_id"])),
+            bucket=r["bucket"].date() if hasattr(r["bucket"], "date") else r["bucket"],
+            claims=int(r["claims"]),
+            net_margin_cents=int(r["net"]),
+        )
+        for r in found
+    ]
+
+
+@dataclass(frozen=True)
+class DrugLoss:
+    drug_id: int
+    ndc: str
+    name: str
+    claims: int
+    shortfall_cents: int
+
+
+def below_cost_by_drug_for_user(
+    user: Principal,
+    *,
+    start: date,
+    end: date,
+    location: int | None = None,
+    drug_ids: Any = None,
+    limit: int | None = 10,
+) -> list[DrugLoss]:
+    """The drugs with the most below-cost dollars (acquisition - plan paid - patient pay of
+    dispensed below-cost scripts), largest first."""
+    qs = BelowCostDaily.objects.for_user(user).filter(day__gte=start, day__lte=end)
+    if location is not None:
+        if location not in location_ids_for_user(user, roles=ReconciliationQuerySet.viewer_roles):
+            raise Http404("Not found")
+        qs = qs.filter(location_id=location)
+    if drug_ids is not None:
+        qs = qs.filter(drug_id__in=drug_ids)
+    grouped = (
+        qs.values("drug_id")
+        .annotate(n=Sum("claims"), cents=Sum("shortfall_cents"))
+        .order_by("-cents", "drug_id")
+    )
+    top = list(grouped[:limit] if limit else grouped)
+    drugs = {
+        d.pk: d for d in Drug.objects.filter(pk__in=[r["drug_id"] for r in top]).only("ndc", "name")
+    }
+    return [
+        DrugLoss(
+            drug_id=r["drug_id"],
+            ndc=drugs[r["drug_id"]].ndc if r["drug_id"] in drugs else "",
+            name=drugs[r["drug_id"]].name if r["drug_id"] in drugs else f"Drug {r['drug_id']}",
+            claims=int(r["n"]),
+            shortfall_cents=int(r["cents"]),
+        )
+        for r in top
+    ]
+
+
+def payer_seen_by_user(user: Principal, *, plan_id: int) -> bool:
+    """Whether any rollup row of the principal's stores names the plan."""
+    return bool(MarginDaily.objects.for_user(user).filter(plan_id=plan_id).exists())

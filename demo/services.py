@@ -18,6 +18,7 @@ from django.db import transaction
 from adherence.services.build import worklists_build_now
 from claims.services.pms_import import pms_import_path
 from clinical.services.immunization_import import immunization_import_path
+from dashboards.services.rollups import rollups_refresh_now
 from demo.clinical import ClinicalSeed, demo_clinical_seed, demo_registries_create
 from demo.world.build import build_world
 from demo.world.catalog import PAYERS
@@ -91,6 +92,8 @@ def demo_seed(*, password: str, seed: int, scale: str, as_of: date, files_dir: P
         org, [asdict(p) for p in PAYERS], effective_from=date(as_of.year, 1, 1)
     )
     reconciliation = _reconcile(organization=org, as_of=as_of, changed=imported > 0)
+    # the owner dashboards' rollups, from the run's results (here, not left to a worker)
+    rollups_refresh_now(organization=org)
     # before the import: each dose goes to its state's registry (the app's sandbox)
     demo_registries_create(org)
     # before the build: the doses given close their care gaps

@@ -52,7 +52,21 @@ SELECT DISTINCT f.plan_id, r.date_of_service
 FROM reconciliation_claimresult r JOIN claims_fill f ON f.id = r.fill_id
 WHERE r.organization_id = %(org)s AND f.plan_id IS NOT NULL {days}
 """
-_DELETE_SQL = "DELETE FROM dashboards_margindaily WHERE organization_id = %(org)s {days}"
+_DELETE_SQL = (
+    "DELETE FROM dashboards_margindaily WHERE organization_id = %(org)s {days};"
+    "DELETE FROM dashboards_belowcostdaily WHERE organization_id = %(org)s {days}"
+)
+# below-cost dispensed scripts per store, day and drug (the flag and shortfall as above)
+_BELOW_COST_SQL = """
+INSERT INTO dashboards_belowcostdaily
+  (organization_id, location_id, day, drug_id, claims, shortfall_cents)
+SELECT r.organization_id, r.location_id, r.date_of_service, f.drug_id, count(*),
+       sum(r.acquisition_cents - r.expected_cents - f.patient_pay_cents)
+FROM reconciliation_claimresult r JOIN claims_fill f ON f.id = r.fill_id
+WHERE r.organization_id = %(org)s AND r.below_cost
+  AND r.status NOT IN ('reversal', 'reversed') {days}
+GROUP BY r.organization_id, r.location_id, r.date_of_service, f.drug_id
+"""
 
 # one row per claim result (`c`), then summed per group; the column meanings are on the
 # model. Void: a reversal transaction (status reversal, i.e. B2) or a claim reversed in the
@@ -198,6 +212,7 @@ def _refresh(cur: Any, org: int, days: list[date] | None) -> int:
     fee_days = "AND date_of_service = ANY(%(days)s)" if days is not None else ""
     cur.execute(_INSERT_SQL.format(days=on_days, fee_days=fee_days), params)
     rows = int(cur.rowcount)
+    cur.execute(_BELOW_COST_SQL.format(days=on_days), params)
     cur.execute("DROP TABLE dash_contract, dash_drug_class")
     return rows
 
