@@ -175,8 +175,9 @@ def figure_claims_for_user(user: Principal, f: FigureFilters) -> Any:
                 contract_type=f.contract_type,
             )
         )
-        # cash claims have no contract
-        qs = qs.filter(contract | Q(status="cash") if f.contract_type == "" else contract)
+        # cash claims and claims without a plan have no contract
+        none = contract | Q(status="cash") | Q(fill__plan__isnull=True)
+        qs = qs.filter(none if f.contract_type == "" else contract)
     dispensed = ~Q(status__in=_VOID)
     third_party = dispensed & ~Q(status="cash")
     if f.figure in ("revenue", "generic"):

@@ -344,3 +344,11 @@ def below_cost_by_drug_for_user(
 def payer_seen_by_user(user: Principal, *, plan_id: int) -> bool:
     """Whether any rollup row of the principal's stores names the plan."""
     return bool(MarginDaily.objects.for_user(user).filter(plan_id=plan_id).exists())
+
+
+def margin_locations_for_user(user: Principal, *, location: int | None = None) -> list[Location]:
+    """The stores whose margin the principal sees (one, with `location`), by name."""
+    ids = location_ids_for_user(user, roles=ReconciliationQuerySet.viewer_roles)
+    if location is not None:
+        ids = frozenset(ids & {location})
+    return list(Location.objects.filter(pk__in=ids).order_by("name", "pk"))

@@ -20,6 +20,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from claims.models import Plan
+from clinical.encounter_selectors import clinical_revenue_by_location_for_user
 from dashboards import drill, figures
 from dashboards.exports import Cents, table_response
 from dashboards.forms import DashboardControls
@@ -31,6 +32,7 @@ from dashboards.selectors import (
     MarginRow,
     below_cost_by_drug_for_user,
     margin_for_user,
+    margin_locations_for_user,
     margin_trend_for_user,
     payer_seen_by_user,
     per_script,
@@ -120,6 +122,17 @@ def _render(request: HttpRequest, template: str, scope: Scope, context: dict[str
 # --- overview, store and payer pages -----------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class StoreRow:
+    margin: MarginRow | None  # None: no reconciled script in the period
+    before: MarginRow | None
+    href: str
+    clinical_billed_cents: int
+    clinical_paid_cents: int
+    location_id: int
+    label: str
+
+
 @_GUARD
 def index(request: HttpRequest) -> HttpResponse:
     return _overview(request, _scope(request), title="Chain overview")
@@ -177,8 +190,20 @@ def _overview_data(request: HttpRequest, scope: Scope) -> dict[str, Any]:
         "below_cost": _figure_json(figures.below_cost_figure(losses, href=drug_href)),
     }
     earlier = {r.key: r for r in ov.earlier.rows}
+    current = {r.key: r for r in ov.current.rows}
+    clinical = clinical_revenue_by_location_for_user(user, since=period.start, until=period.end)
+    # every store in view, with or without scripts in the period
     stores = [
-        (r, earlier.get(r.key), store_href(int(r.key or 0))) for r in ov.current.rows if r.key
+        StoreRow(
+            margin=current.get(str(loc.pk)),
+            before=earlier.get(str(loc.pk)),
+            href=store_href(loc.pk),
+            clinical_billed_cents=clinical.get(loc.pk, (0, 0))[0],
+            clinical_paid_cents=clinical.get(loc.pk, (0, 0))[1],
+            location_id=loc.pk,
+            label=loc.name,
+        )
+        for loc in margin_locations_for_user(user, location=scope.location)
     ]
     return {
         "overview": ov,
@@ -411,9 +436,7 @@ def benchmark(request: HttpRequest) -> HttpResponse:
 
 
 def _stores_of(request: HttpRequest, report: Any) -> list[Any]:
-    from rxrevops.models import Location
-
-    return list(Location.objects.filter(pk__in=[int(r.key) for r in report.rows if r.key]))
+    return list(margin_locations_for_user(request.user))
 
 
 def _cents_or_none(value: int | None) -> Cents | None:
@@ -507,8 +530,9 @@ def _figure_filters(request: HttpRequest, scope: Scope) -> drill.FigureFilters:
         start=scope.period.start,
         end=scope.period.end,
         figure=figure if figure in drill.FIGURES else "net_margin",
-        location=scope.location,
-        plan=scope.plan,
+        # strict here (a shared link to a store you do not see is a 404, not another list)
+        location=number("location") if get.get("location") else None,
+        plan=number("plan") if get.get("plan") else None,
         cash=get.get("cash") == "1",
         drug_class=None if drug_class is None else ("" if drug_class == "other" else drug_class),
         brand=None if brand not in ("0", "1") else brand == "1",

@@ -13,9 +13,9 @@ register = template.Library()
 
 
 @register.filter
-def percent(value: Decimal | None) -> str:
+def percent(value: Decimal | str | None) -> str:
     """A fraction as a percentage to one place: Decimal('0.1234') -> 12.3%."""
-    if value is None:
+    if value is None or value == "":
         return "—"
     return f"{(Decimal(value) * 100).quantize(Decimal('0.1'), rounding=ROUND_HALF_UP)}%"
 

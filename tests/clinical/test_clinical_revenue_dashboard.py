@@ -3,13 +3,13 @@ columns equal the clinical claims summed straight from the table."""
 
 from __future__ import annotations
 
-from datetime import date
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from django.db import connection
 from django.urls import reverse
+from django.utils import timezone
 
 from clinical.services.billing import clinical_claim_update, poc_test_record
 from rxrevops.templatetags.money import cents
@@ -20,7 +20,7 @@ pytestmark = pytest.mark.django_db
 def test_the_chain_overview_shows_clinical_revenue_billed_and_paid_per_store(
     chain: SimpleNamespace, login: Any
 ) -> None:
-    today = date.today()
+    today = timezone.localdate()  # the dashboards' "today" (the default range ends on it)
     a = poc_test_record(
         user=chain.owner, patient=chain.patient_a, kind="a1c", performed_on=today, result="6.9%"
     )
@@ -46,7 +46,9 @@ def test_the_chain_overview_shows_clinical_revenue_billed_and_paid_per_store(
     html = login(chain.owner).get(reverse("dashboards:index")).content.decode()
     billed = sum(b for b, _ in per_store.values())
     paid = sum(p for _, p in per_store.values())
-    link = '<a href="/clinical/revenue/">'
-    assert f'data-testid="tile-clinical-billed">{link}{cents(billed)}' in html
-    assert f'data-testid="tile-clinical-paid">{cents(paid)}' in html
-    assert cents(4100) in html  # store B's column
+    assert f'data-testid="tile-clinical-value">{cents(billed)}<' in html
+    assert 'href="/clinical/revenue/" data-testid="tile-clinical"' in html
+    # each store's row: billed and paid in the period
+    assert f'data-testid="store-clinical-{chain.loc_b.pk}">{cents(4100)} / {cents(0)}<' in html
+    assert f'data-testid="store-clinical-{chain.loc_a.pk}">{cents(2500)} / {cents(1999)}<' in html
+    assert paid == 1999
