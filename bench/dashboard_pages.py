@@ -1,0 +1,625 @@
+"""How long the owner dashboards' pages take on the server, at ~100k and ~1M claims.
+
+Issue 7, Performance ("with the large world loaded (>= 1M claims, 25 locations): chain
+overview and drill-down pages p95 <= 150 ms server time under 20 concurrent clients on
+loopback, and the same p95 at 100k claims within 1.5x: page cost must not grow with history;
+both in one run"). Timings are reported, never asserted.
+
+The data: the two databases `bench.recon_db` builds through the product's importers
+(`rxrevops_bench_recon_100k`, ~117k claims in 3 stores; `rxrevops_bench_recon`, ~1.15M
+claims in 25 stores; both the whole of 2026), reused as they are. On each, once (skipped when
+the organization already has them): a full reconciliation run as of 2026-12-31 and a margin
+rollup refresh, then VACUUM ANALYZE of the tables the pages read; every run (re)makes the
+owner user the pages are fetched as (Role.OWNER, all stores). That preparation runs in a
+child process (`python -m bench.dashboard_pages prepare 100k|1m`) with its own DATABASE_URL.
+
+Measured, per database: gunicorn as the Procfile runs it (`rxrevops.wsgi`, 2 workers of 4
+threads, on a free loopback port; development profile, DEBUG off, the database's URL). One
+login through the login form (the session cookie is shared by the clients). A warm-up: every
+URL below fetched WARMUP_PASSES times, one at a time. Then CLIENTS concurrent clients (locust
+as a library, `FastHttpUser`, in a child process `python -m bench.dashboard_pages load`) for
+DURATION_S seconds, each picking a page at random (each page as likely as the others; a store
+or a payer at random among those the page takes), then waiting THINK_S seconds:
+
+- the chain overview: `/dashboards/` (last 30 days), `?period=mtd`, `?period=last_month`,
+  `?period=qtd` (the worlds' year is 2026 and the presets count back from today);
+- the drill-downs: a store's page, a payer's page (the five plans with the most scripts),
+  margin by payer, by drug class and by contract type, the network benchmark, and the
+  claims behind the below-cost figure of one store for last month.
+
+Server time is gunicorn's own (the access log's `%(D)s`: from the request parsed to the
+response sent, one line per request, each tagged with its page by a request header), so the
+time a request waits for a free worker thread is not in it; the clients' time (locust's, with
+that wait) is reported beside it. A request answered with anything but 200 is an error.
+
+Reproduce: `.venv/bin/python -m bench --only dashboards` (builds and loads the worlds first
+when they are missing: about 45 minutes of CPU for the 1M one; later runs reuse them).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from http.cookiejar import CookieJar
+from pathlib import Path
+from typing import Any
+
+from bench import recon_db
+from bench.recon_db import POINTS, Point
+from bench.report import met, print_table
+
+ROOT = Path(__file__).resolve().parent.parent
+LOG_DIR = recon_db.CACHE / "dashboards"
+CLIENTS = 20
+DURATION_S = 60
+THINK_S = (0.5, 1.5)  # each client waits between its requests (uniform)
+WARMUP_PASSES = 2
+TARGET_P95_MS = 150.0
+TARGET_RATIO = 1.5
+WORKERS, THREADS = 2, 4  # as the Procfile runs the web process
+OWNER_EMAIL = "bench-owner@example.test"
+OWNER_PASSWORD = "bench-owner-dashboards-2026"  # noqa: S105 (a throwaway bench database's)
+TOP_PLANS = 5
+PAGE_HEADER = "X-Bench-Page"
+# status, microseconds, page tag, request line
+ACCESS_FORMAT = '%(s)s %(D)s "%({x-bench-page}i)s" "%(r)s"'
+_ACCESS_LINE = re.compile(r'^(\d{3}) (\d+) "([^"]*)" "(.*)"$')
+WARMUP = "warm-up"
+
+
+@dataclass(frozen=True)
+class Page:
+    key: str  # sent in PAGE_HEADER, so the access log tells the pages apart
+    label: str
+    path: str  # with {location}, {plan}, {since}, {until} where the page takes them
+
+
+PAGES = (
+    Page("overview", "chain overview, last 30 days", "/dashboards/"),
+    Page("overview-mtd", "chain overview, month to date", "/dashboards/?period=mtd"),
+    Page("overview-lm", "chain overview, last month", "/dashboards/?period=last_month"),
+    Page("overview-qtd", "chain overview, quarter to date", "/dashboards/?period=qtd"),
+    Page("store", "a store's page", "/dashboards/locations/{location}/"),
+    Page("payer", "a payer's page", "/dashboards/payers/{plan}/"),
+    Page("by-payer", "margin by payer", "/dashboards/by/payer/"),
+    Page("by-drug-class", "margin by drug class", "/dashboards/by/drug_class/"),
+    Page("by-contract", "margin by contract type", "/dashboards/by/contract_type/"),
+    Page("benchmark", "network benchmark", "/dashboards/benchmark/"),
+    Page(
+        "claims-below-cost",
+        "claims behind below cost, a store, a month",
+        "/dashboards/claims/?figure=below_cost&since={since}&until={until}&location={location}",
+    ),
+)
+
+
+def _say(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+# --- the database (child process) ---------------------------------------------------------------
+
+
+def _prepare(point: Point) -> dict[str, Any]:
+    """Reconcile and roll up the organization unless it already is; make the owner user;
+    answer what the pages need (store and plan ids, last month) and what the database holds."""
+    recon_db._setup_django(point)
+    from django.db import connection
+    from django.db.models import Max, Min, Sum
+    from django.utils import timezone
+
+    from dashboards.models import BelowCostDaily, MarginDaily
+    from dashboards.periods import period_for
+    from dashboards.services.rollups import rollups_refresh
+    from reconciliation.models import ClaimResult
+    from reconciliation.services.runs import reconcile_organization
+    from rxrevops.models import Location, Organization
+    from rxrevops.models.tenancy import Role
+    from rxrevops.services.tenancy import user_upsert_with_role
+
+    org = Organization.objects.get(slug=point.slug)
+    done: dict[str, float] = {}
+    if not ClaimResult.objects.filter(organization=org).exists():
+        _say(f"  {point.key}: reconcile_organization as of {recon_db.AS_OF} (once) ...")
+        started = time.perf_counter()
+        reconcile_organization(organization=org, as_of=recon_db.AS_OF)
+        done["reconcile_s"] = time.perf_counter() - started
+    if not MarginDaily.objects.filter(organization=org).exists():
+        _say(f"  {point.key}: margin rollups refresh (once) ...")
+        started = time.perf_counter()
+        rollups_refresh(organization=org)
+        done["rollups_s"] = time.perf_counter() - started
+    if done:
+        recon_db._vacuum(
+            ("reconciliation_claimresult", "dashboards_margindaily", "dashboards_belowcostdaily")
+        )
+    user_upsert_with_role(
+        email=OWNER_EMAIL,
+        password=OWNER_PASSWORD,
+        organization=org,
+        role=Role.OWNER,
+        locations=None,  # every store
+    )
+    rollups = MarginDaily.objects.filter(organization=org)
+    plans = (
+        rollups.filter(plan_id__isnull=False)
+        .values("plan_id")
+        .annotate(n=Sum("claims"))
+        .order_by("-n", "plan_id")
+    )
+    today = timezone.localdate()
+    last_month = period_for("last_month", today=today)
+    last_30 = period_for("30d", today=today)
+    span = rollups.aggregate(first=Min("day"), last=Max("day"))
+    with connection.cursor() as cur:
+        cur.execute("SELECT pg_database_size(current_database())")
+        db_bytes = int(cur.fetchone()[0])
+    holdings = recon_db._holdings(org)
+    return {
+        **done,
+        "today": today.isoformat(),
+        "locations": list(
+            Location.objects.filter(organization=org).order_by("pk").values_list("pk", flat=True)
+        ),
+        "plans": [p["plan_id"] for p in plans[:TOP_PLANS]],
+        "since": last_month.start.isoformat(),
+        "until": last_month.end.isoformat(),
+        "claims": holdings["claims"],
+        "stores": holdings["stores"],
+        "results": ClaimResult.objects.filter(organization=org).count(),
+        "rollup_rows": rollups.count(),
+        "rollup_rows_30d": rollups.filter(day__gte=last_30.start, day__lte=last_30.end).count(),
+        "below_cost_rows": BelowCostDaily.objects.filter(organization=org).count(),
+        "first_day": str(span["first"]),
+        "last_day": str(span["last"]),
+        "db_bytes": db_bytes,
+    }
+
+
+# --- the load (child process: locust's gevent patches only that process) -----------------------
+
+
+def _load(config: dict[str, Any]) -> dict[str, Any]:
+    """CLIENTS locust users for DURATION_S seconds against config["base"]; every request's
+    time as the client saw it, per page, and the requests that were not a 200."""
+    import gevent
+    from locust import FastHttpUser, between, task
+    from locust.env import Environment
+
+    urls: dict[str, list[str]] = config["urls"]
+    keys = sorted(urls)
+    cookie = config["cookie"]
+    times: dict[str, list[float]] = defaultdict(list)
+    errors: Counter[str] = Counter()
+
+    class Owner(FastHttpUser):
+        host = config["base"]
+        wait_time = between(*THINK_S)
+
+        @task
+        def page(self) -> None:
+            key = random.choice(keys)
+            url = random.choice(urls[key])
+            with self.client.get(
+                url,
+                name=key,
+                headers={PAGE_HEADER: key, "Cookie": cookie},
+                allow_redirects=False,
+                catch_response=True,
+            ) as response:
+                if response.status_code != 200:
+                    response.failure(f"HTTP {response.status_code}")
+
+    def on_request(
+        name: str, response_time: float, exception: Any, response: Any, **_: Any
+    ) -> None:
+        times[name].append(float(response_time))
+        if exception is not None:
+            errors[f"{name}: {getattr(response, 'status_code', '')} {exception}"] += 1
+
+    env = Environment(user_classes=[Owner], host=config["base"])
+    env.events.request.add_listener(on_request)
+    runner = env.create_local_runner()
+    started = time.perf_counter()
+    runner.start(CLIENTS, spawn_rate=CLIENTS)
+    gevent.spawn_later(config["seconds"], runner.quit)
+    assert runner.greenlet is not None
+    runner.greenlet.join()
+    seconds = time.perf_counter() - started
+    return {"seconds": seconds, "times": dict(times), "errors": dict(errors)}
+
+
+def _child(mode: str, arg: str) -> dict[str, Any]:
+    """`python -m bench.dashboard_pages <mode> <arg>`: progress on stderr, the answer on the
+    last line of stdout."""
+    done = subprocess.run(  # noqa: S603 (our own interpreter and module)
+        [sys.executable, "-m", "bench.dashboard_pages", mode, arg],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    if done.returncode:
+        print(done.stdout)
+        raise RuntimeError(f"bench.dashboard_pages {mode} exited with {done.returncode}")
+    answer: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return answer
+
+
+# --- the server -------------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _serve(point: Point, port: int, access_log: Path) -> subprocess.Popen[bytes]:
+    """gunicorn as the Procfile runs it, on `point`'s database; returns once it answers."""
+    access_log.unlink(missing_ok=True)
+    env = {
+        **os.environ,
+        "DATABASE_URL": point.url,
+        "DEBUG": "false",
+        "RXREVOPS_ENV": "development",  # production would redirect plain HTTP to HTTPS
+        "DJANGO_SETTINGS_MODULE": "rxrevops.settings",
+        "MEDIA_ROOT": str(recon_db.MEDIA_DIR),
+        "PYTHONPATH": str(ROOT),
+    }
+    server = subprocess.Popen(  # noqa: S603 (the venv's gunicorn)
+        [
+            str(Path(sys.executable).parent / "gunicorn"),
+            "rxrevops.wsgi",
+            "--bind", f"127.0.0.1:{port}",
+            "--workers", str(WORKERS),
+            "--threads", str(THREADS),
+            "--access-logfile", str(access_log),
+            "--access-logformat", ACCESS_FORMAT,
+            "--error-logfile", str(access_log.with_suffix(".err")),
+        ],
+        cwd=ROOT,
+        env=env,
+    )  # fmt: skip
+    probe = f"http://127.0.0.1:{port}/accounts/login/"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"gunicorn exited with {server.returncode}; see {access_log}.err")
+        try:
+            with urllib.request.urlopen(probe, timeout=5):
+                return server
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            time.sleep(0.5)
+    server.terminate()
+    raise RuntimeError("gunicorn did not answer within 60 s")
+
+
+def _stop(server: subprocess.Popen[bytes]) -> None:
+    server.terminate()  # SIGTERM: the master stops its workers gracefully
+    try:
+        server.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait()
+
+
+def _login(base: str) -> str:
+    """Log the owner in through the login form; the session cookie as a Cookie header."""
+    jar = CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    with opener.open(f"{base}/accounts/login/", timeout=30) as response:
+        form = response.read().decode()
+    found = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form)
+    if not found:
+        raise RuntimeError("no CSRF token on the login page")
+    body = urllib.parse.urlencode(
+        {
+            "username": OWNER_EMAIL,
+            "password": OWNER_PASSWORD,
+            "csrfmiddlewaretoken": found.group(1),
+        }
+    ).encode()
+    with opener.open(f"{base}/accounts/login/", data=body, timeout=60) as response:
+        response.read()
+    session = next((c.value for c in jar if c.name == "sessionid"), None)
+    if session is None:
+        raise RuntimeError("the login did not start a session (wrong password?)")
+    return f"sessionid={session}"
+
+
+def _urls(prepared: dict[str, Any]) -> dict[str, list[str]]:
+    """Every page's URLs: one per store for the store pages, one per plan for the payer page."""
+    out: dict[str, list[str]] = {}
+    for page in PAGES:
+        options = [
+            page.path.format(
+                location=location, plan=plan, since=prepared["since"], until=prepared["until"]
+            )
+            for location in (prepared["locations"] if "{location}" in page.path else [0])
+            for plan in (prepared["plans"] if "{plan}" in page.path else [0])
+        ]
+        out[page.key] = options
+    return out
+
+
+def _warm_up(base: str, cookie: str, urls: dict[str, list[str]]) -> Counter[str]:
+    """Every URL WARMUP_PASSES times, one at a time; what did not answer 200, by page."""
+    errors: Counter[str] = Counter()
+    opener = urllib.request.build_opener(_NoRedirect)
+    for _ in range(WARMUP_PASSES):
+        for key, options in urls.items():
+            for url in options:
+                request = urllib.request.Request(  # noqa: S310 (loopback)
+                    base + url, headers={"Cookie": cookie, PAGE_HEADER: WARMUP}
+                )
+                try:
+                    with opener.open(request, timeout=120) as response:
+                        response.read()
+                        status = response.status
+                except urllib.error.HTTPError as e:
+                    status = e.code
+                if status != 200:
+                    errors[f"{key}: HTTP {status} {url}"] += 1
+    return errors
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None  # a redirect (to the login page) is an answer, not a hop
+
+
+def _server_times(access_log: Path) -> tuple[dict[str, list[float]], Counter[str], int]:
+    """From gunicorn's access log: the measured requests' server times (ms) per page, those
+    that were not a 200 (page and status), and how many lines were warm-up."""
+    times: dict[str, list[float]] = defaultdict(list)
+    errors: Counter[str] = Counter()
+    warmup = 0
+    for line in access_log.read_text().splitlines():
+        found = _ACCESS_LINE.match(line)
+        if not found:
+            continue
+        status, micros, key, request = found.groups()
+        if key == WARMUP:
+            warmup += 1
+            continue
+        if key == "-":
+            continue  # the readiness probe and the login
+        times[key].append(int(micros) / 1000)
+        if status != "200":
+            errors[f"{key}: HTTP {status} {request}"] += 1
+    return times, errors, warmup
+
+
+def _measure(point: Point, prepared: dict[str, Any]) -> dict[str, Any]:
+    LOG_DIR.mkdir(parents=True, exist_ok=True)
+    access_log = LOG_DIR / f"access-{point.key}.log"
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    urls = _urls(prepared)
+    server = _serve(point, port, access_log)
+    try:
+        cookie = _login(base)
+        _say(f"  {point.key}: warm-up, {WARMUP_PASSES} x {sum(map(len, urls.values()))} URLs ...")
+        warm_errors = _warm_up(base, cookie, urls)
+        _say(f"  {point.key}: {CLIENTS} clients for {DURATION_S} s ...")
+        config = {"base": base, "cookie": cookie, "urls": urls, "seconds": DURATION_S}
+        config_path = LOG_DIR / f"load-{point.key}.json"
+        config_path.write_text(json.dumps(config))
+        clients = _child("load", str(config_path))
+    finally:
+        _stop(server)
+    times, errors, warmup = _server_times(access_log)
+    return {
+        "server": times,
+        "server_errors": dict(errors),
+        "warmup_requests": warmup,
+        "warmup_errors": dict(warm_errors),
+        "client": clients["times"],
+        "client_errors": clients["errors"],
+        "seconds": clients["seconds"],
+        "access_log": recon_db._rel(access_log),
+    }
+
+
+# --- the report ---------------------------------------------------------------------------------
+
+
+def percentile(values: list[float], q: float) -> float:
+    """Nearest rank: the smallest value with at least q of the values at or below it."""
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
+
+
+def _ms(value: float) -> str:
+    return "-" if math.isnan(value) else f"{value:.0f}"
+
+
+def _holdings_line(point: Point, p: dict[str, Any]) -> str:
+    return (
+        f"  {point.key:>4} ({point.db}, {p['db_bytes'] / 2**30:.1f} GiB): {p['claims']:,} claims "
+        f"in {p['stores']} stores, {p['results']:,} results, {p['rollup_rows']:,} margin rollup "
+        f"rows ({p['rollup_rows_30d']:,} in the last 30 days), {p['below_cost_rows']:,} "
+        f"below-cost rows; dates of service {p['first_day']} to {p['last_day']}"
+    )
+
+
+def _report(prepared: dict[str, dict[str, Any]], runs: dict[str, dict[str, Any]]) -> None:
+    small, big = runs["100k"], runs["1m"]
+    print()
+    print(
+        f"Owner dashboard pages: server time (gunicorn's, {WORKERS} workers x {THREADS} "
+        f"threads) under {CLIENTS} concurrent clients (think {THINK_S[0]}-{THINK_S[1]} s) "
+        f"for {DURATION_S} s per database, after a warm-up; today {prepared['1m']['today']}"
+    )
+    for key, point in POINTS.items():
+        print(_holdings_line(point, prepared[key]))
+    print()
+    print(
+        "per page: server p50 and p95 in ms, 100k / 1M, and the p95 ratio 1M / 100k "
+        f"(target: p95 <= {TARGET_P95_MS:.0f} ms at both, ratio <= {TARGET_RATIO})"
+    )
+    rows = []
+    every_small: list[float] = []
+    every_big: list[float] = []
+    for page in PAGES:
+        s, b = small["server"].get(page.key, []), big["server"].get(page.key, [])
+        every_small += s
+        every_big += b
+        rows.append(_page_row(page.label, s, b))
+    rows.append(_page_row("all pages", every_small, every_big))
+    c_small = [t for ts in small["client"].values() for t in ts]
+    c_big = [t for ts in big["client"].values() for t in ts]
+    errors = {key: _errors(runs[key]) for key in runs}
+    rows += [
+        (
+            "client-side p50 / p95, all pages, 100k",
+            f"{_ms(percentile(c_small, 0.5))} / {_ms(percentile(c_small, 0.95))} ms",
+            "",
+            "",
+        ),
+        (
+            "client-side p50 / p95, all pages, 1M",
+            f"{_ms(percentile(c_big, 0.5))} / {_ms(percentile(c_big, 0.95))} ms",
+            "",
+            "",
+        ),
+        (
+            "requests/s, 100k / 1M",
+            f"{len(c_small) / small['seconds']:.1f} / {len(c_big) / big['seconds']:.1f}",
+            "",
+            "",
+        ),
+        (
+            "errors (non-200, warm-up included), 100k / 1M",
+            f"{sum(errors['100k'].values())} / {sum(errors['1m'].values())}",
+            "0",
+            met(not errors["100k"] and not errors["1m"]),
+        ),
+    ]
+    print_table(rows)
+    print()
+    print("detail (ms; server from the access log, client from locust):")
+    header = ("page", "n 100k", "n 1M", "max 100k", "max 1M", "client p95 100k", "client p95 1M")
+    detail = [
+        (
+            page.label,
+            str(len(small["server"].get(page.key, []))),
+            str(len(big["server"].get(page.key, []))),
+            _ms(max(small["server"].get(page.key, [math.nan]))),
+            _ms(max(big["server"].get(page.key, [math.nan]))),
+            _ms(percentile(small["client"].get(page.key, []), 0.95)),
+            _ms(percentile(big["client"].get(page.key, []), 0.95)),
+        )
+        for page in PAGES
+    ]
+    w = max(len(r[0]) for r in detail) + 2
+    print(f"{header[0]:<{w}}" + "".join(f"{h:>{len(h) + 2}}" for h in header[1:]))
+    for r in detail:
+        print(f"{r[0]:<{w}}" + "".join(f"{v:>{len(h) + 2}}" for v, h in zip(r[1:], header[1:], strict=True)))  # fmt: skip # noqa: E501
+    for key in runs:
+        for what, count in sorted(errors[key].items()):
+            print(f"ERROR {key}: {what} (x{count})")
+    print()
+    print("notes:")
+    print(
+        "- server time: gunicorn's access log %(D)s (request parsed to response written, "
+        "per request), so a request's wait for a free worker thread is not in it; the "
+        "client-side figures (locust's FastHttpUser, in its own process) include it."
+    )
+    print(
+        "- the two chains differ in width, not history: both hold the whole of 2026; the 1M "
+        "chain has 25 stores and the 100k chain 3. A chain-wide page over a date range reads "
+        "every store's rollup rows of the range (see the rollup rows of the last 30 days "
+        "above), so its ratio also measures the wider chain; a store's page and the claims "
+        "page read one store."
+    )
+    for key in ("100k", "1m"):
+        p = prepared[key]
+        made = ", ".join(
+            f"{label} {p[k]:.0f} s"
+            for k, label in (("reconcile_s", "reconciliation"), ("rollups_s", "rollups"))
+            if k in p
+        )
+        print(
+            f"- {key}: {runs[key]['warmup_requests']} warm-up requests; store pages rotate "
+            f"over {len(p['locations'])} stores, the payer page over plans {p['plans']}, the "
+            f"claims page is {p['since']} to {p['until']}"
+            + (f"; prepared in this run: {made}" if made else "")
+            + f"; access log {runs[key]['access_log']}"
+        )
+
+
+def _page_row(label: str, s: list[float], b: list[float]) -> tuple[str, str, str, str]:
+    p95_s, p95_b = percentile(s, 0.95), percentile(b, 0.95)
+    ratio = p95_b / p95_s if s and b and p95_s > 0 else math.nan
+    ok = p95_s <= TARGET_P95_MS and p95_b <= TARGET_P95_MS and ratio <= TARGET_RATIO
+    return (
+        label,
+        f"p50 {_ms(percentile(s, 0.5)):>4} / {_ms(percentile(b, 0.5)):>4}   "
+        f"p95 {_ms(p95_s):>4} / {_ms(p95_b):>4}   x{ratio:.2f}",
+        f"<= {TARGET_P95_MS:.0f} ms, x <= {TARGET_RATIO}",
+        met(ok),
+    )
+
+
+def _errors(run: dict[str, Any]) -> Counter[str]:
+    """Every non-200 the server logged (measured and warm-up) and every client failure that
+    the server did not log (a connection error)."""
+    out: Counter[str] = Counter(run["server_errors"]) + Counter(run["warmup_errors"])
+    logged = sum(run["server_errors"].values())
+    failed = sum(run["client_errors"].values())
+    if failed > logged:
+        out.update(run["client_errors"])
+    return out
+
+
+def run() -> None:
+    started = time.perf_counter()
+    prepared: dict[str, dict[str, Any]] = {}
+    runs: dict[str, dict[str, Any]] = {}
+    for key, point in POINTS.items():
+        recon_db._ensure_world(point)
+        print(f"{key}: loading {recon_db._rel(point.world)} into {point.db} ...", flush=True)
+        loaded = recon_db._child("load", point)
+        if loaded["imported"]:
+            print(f"  imported {loaded['imported']:,} files in {loaded['load_s']:.0f} s")
+        print(f"{key}: reconciliation results, rollups and the owner user ...", flush=True)
+        prepared[key] = _child("prepare", key)
+    for key, point in POINTS.items():
+        print(f"{key}: serving {point.db} and loading it ...", flush=True)
+        runs[key] = _measure(point, prepared[key])
+    _report(prepared, runs)
+    print(f"- whole benchmark: {time.perf_counter() - started:.0f} s")
+
+
+def _main(argv: list[str]) -> None:
+    mode, arg = argv
+    if mode == "prepare":
+        answer = _prepare(POINTS[arg])
+    elif mode == "load":
+        answer = _load(json.loads(Path(arg).read_text()))
+    else:
+        raise SystemExit(f"unknown mode {mode!r}")
+    print(json.dumps(answer))
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 3:
+        _main(sys.argv[1:])
+    else:
+        run()
