@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import argparse
 
-from bench import adherence, pms_import, recon, recon_db, world, x12_parse
+from bench import adherence, dashboard_pages, pms_import, recon, recon_db, world, x12_parse
 
 
 def main() -> None:
@@ -17,7 +17,7 @@ def main() -> None:
     )
     parser.add_argument(
         "--only",
-        choices=["world", "pms", "x12", "adherence", "recon", "recon-db"],
+        choices=["world", "pms", "x12", "adherence", "recon", "recon-db", "dashboards"],
         help="run one benchmark instead of all of them",
     )
     args = parser.parse_args()
@@ -46,6 +46,10 @@ def main() -> None:
         if args.only is None:
             print()
         recon_db.run()
+    if args.only in (None, "dashboards"):
+        if args.only is None:
+            print()
+        dashboard_pages.run()
 
 
 if __name__ == "__main__":
