@@ -20,7 +20,7 @@ from django.http import Http404
 from claims.models import Drug, Plan
 from dashboards.models import BelowCostDaily, MarginDaily
 from rxrevops.access import Principal, location_ids_for_user, location_list_for_user
-from rxrevops.models import Location
+from rxrevops.models import Location, Organization
 from rxrevops.querysets import ReconciliationQuerySet
 
 _CENTS = BigIntegerField()
@@ -138,6 +138,8 @@ _GROUP_FIELDS: dict[str, Any] = {
     "contract_type": F("contract_type"),
     "day": F("day"),
     "month": TruncMonth("day"),
+    # the pages' network benchmark: a network's member pharmacies side by side
+    "organization": F("organization_id"),
 }
 
 
@@ -180,7 +182,7 @@ def margin_for_user(
     404 unless the principal sees its margin) and one plan (`payer`, 404 if unknown).
 
     Rows come in the group's order: days and months by date, the others by label."""
-    if group_by not in GROUP_BYS:
+    if group_by not in _GROUP_FIELDS:
         raise ValueError(f"group_by must be one of {', '.join(GROUP_BYS)}")
     qs = _margin_rows(user, start=start, end=end, location=location, payer=payer, filters=filters)
     # (named apart from the model's fields, which annotations may not shadow)
@@ -223,6 +225,9 @@ def _labels(group_by: str, keys: list[Any]) -> dict[Any, str]:
     if group_by == "location":
         names = dict(Location.objects.filter(pk__in=keys).values_list("pk", "name"))
         return {k: names.get(k, str(k)) for k in keys}
+    if group_by == "organization":
+        orgs = dict(Organization.objects.filter(pk__in=keys).values_list("pk", "name"))
+        return {k: orgs.get(k, str(k)) for k in keys}
     if group_by == "payer":
         plans = {p.pk: p for p in Plan.objects.filter(pk__in=[k for k in keys if k is not None])}
         labels = {k: _plan_label(k, plans.get(k)) for k in keys}

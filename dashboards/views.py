@@ -406,7 +406,14 @@ def benchmark(request: HttpRequest) -> HttpResponse:
             ],
             fmt=fmt,
         )
-    organizations = {getattr(s, "organization_id", None) for s in _stores_of(request, report)}
+    organizations = {s.organization_id for s in _stores_of(request, report)}
+    members: list[tuple[int, MarginRow, Any]] = []
+    if len(organizations) > 1:  # a network: its member pharmacies side by side too
+        by_member = margin_for_user(
+            request.user, group_by="organization", start=period.start, end=period.end,
+            payer=scope.plan,
+        )  # fmt: skip
+        members = rank_rows(by_member.rows, metric, better)
     rows = [
         Ranked(
             rank=rank,
@@ -431,6 +438,8 @@ def benchmark(request: HttpRequest) -> HttpResponse:
             "ranked": rows,
             "median": chain_median,
             "network": len(organizations) > 1,
+            "members": members,
+            "members_median": median([v for _, _, v in members]),
         },
     )
 
