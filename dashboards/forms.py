@@ -10,8 +10,8 @@ from typing import Any, cast
 
 from django import forms
 
-from claims.selectors import plan_list_for_user
 from dashboards.periods import DEFAULT_PRESET, PRESETS, Period, period_for
+from dashboards.selectors import dashboard_plans_for_user
 from rxrevops.access import Principal, location_ids_for_user
 from rxrevops.models import Location
 from rxrevops.querysets import ReconciliationQuerySet
@@ -37,8 +37,22 @@ class DashboardControls(forms.Form):
         cast(forms.ChoiceField, self.fields["location"]).choices = [("", "All my stores")] + [
             (str(s.pk), s.name) for s in stores
         ]
+        # the payers of the dates asked for (read from the rollups: cheap at any size)
+        period = period_for(
+            str(self.data.get("period") or DEFAULT_PRESET),
+            today=today,
+            start=_date(self.data.get("since")),
+            end=_date(self.data.get("until")),
+        )
+        chosen = str(self.data.get("plan") or "")
+        plans = dashboard_plans_for_user(
+            user,
+            start=period.start,
+            end=period.end,
+            chosen=int(chosen) if chosen.isdigit() else None,
+        )
         cast(forms.ChoiceField, self.fields["plan"]).choices = [("", "All payers")] + [
-            (str(p.pk), p.name or f"{p.bin}/{p.pcn}/{p.group}") for p in plan_list_for_user(user)
+            (str(p.pk), f"{p.name or 'Plan'} ({p.bin}/{p.group or p.pcn})") for p in plans
         ]
 
     def _clean(self) -> dict[str, Any]:
@@ -63,3 +77,10 @@ class DashboardControls(forms.Form):
     def plan_id(self) -> int | None:
         value = self.chosen["plan"]
         return int(value) if value else None
+
+
+def _date(value: Any) -> date | None:
+    try:
+        return date.fromisoformat(str(value)) if value else None
+    except ValueError:
+        return None

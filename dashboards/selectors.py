@@ -200,8 +200,10 @@ def margin_for_user(
     ]
     if group_by not in ("day", "month"):
         rows.sort(key=lambda r: (r.label.lower(), r.key or ""))
-    totals = qs.aggregate(**sums)
-    total = MarginRow(key=None, label="Total", **{n: int(totals[f"sum_{n}"]) for n in FIGURES})
+    # the totals are the groups' sums (exact integers; one query fewer)
+    total = MarginRow(
+        key=None, label="Total", **{n: sum(getattr(r, n) for r in rows) for n in FIGURES}
+    )
     return MarginReport(group_by=group_by, start=start, end=end, rows=rows, totals=total)
 
 
@@ -357,3 +359,19 @@ def margin_locations_for_user(user: Principal, *, location: int | None = None) -
     if location is not None:
         ids = frozenset(ids & {location})
     return list(Location.objects.filter(pk__in=ids).order_by("name", "pk"))
+
+
+def dashboard_plans_for_user(
+    user: Principal, *, start: date, end: date, chosen: int | None = None
+) -> list[Plan]:
+    """The plans on the principal's claims of the dates (read from the rollups, not the
+    claims), and the plan already chosen: the payer control's choices."""
+    ids = set(
+        MarginDaily.objects.for_user(user)
+        .filter(day__gte=start, day__lte=end, plan__isnull=False)
+        .values_list("plan_id", flat=True)
+        .distinct()
+    )
+    if chosen is not None:
+        ids.add(chosen)
+    return list(Plan.objects.filter(pk__in=ids).order_by("name", "bin", "pk"))
