@@ -18,6 +18,7 @@ from django.db import transaction
 from adherence.services.build import worklists_build_now
 from claims.services.pms_import import pms_import_path
 from clinical.services.immunization_import import immunization_import_path
+from dashboards.models import MarginDaily
 from dashboards.services.rollups import rollups_refresh_now
 from demo.clinical import ClinicalSeed, demo_clinical_seed, demo_registries_create
 from demo.world.build import build_world
@@ -92,8 +93,7 @@ def demo_seed(*, password: str, seed: int, scale: str, as_of: date, files_dir: P
         org, [asdict(p) for p in PAYERS], effective_from=date(as_of.year, 1, 1)
     )
     reconciliation = _reconcile(organization=org, as_of=as_of, changed=imported > 0)
-    # the owner dashboards' rollups, from the run's results (here, not left to a worker)
-    rollups_refresh_now(organization=org)
+    _refresh_rollups(organization=org, changed=imported > 0)
     # before the import: each dose goes to its state's registry (the app's sandbox)
     demo_registries_create(org)
     # before the build: the doses given close their care gaps
@@ -266,6 +266,16 @@ def _reconcile(*, organization: Organization, as_of: date, changed: bool) -> dic
     if run.status != Job.Status.SUCCEEDED:
         raise RuntimeError(f"Demo reconciliation failed: {run.message}")
     return dict(run.counts)
+
+
+def _refresh_rollups(*, organization: Organization, changed: bool) -> None:
+    """The owner dashboards' rollups from the run's results (here, not left to a worker); a
+    re-seed that imported nothing keeps the ones already built."""
+    if not changed and MarginDaily.objects.filter(organization=organization).exists():
+        return
+    job = rollups_refresh_now(organization=organization)
+    if job.status != Job.Status.SUCCEEDED:
+        raise RuntimeError(f"Demo margin rollups failed: {job.message}")
 
 
 def _import_immunizations(

@@ -13,6 +13,7 @@ from django.core.management import CommandError, call_command
 from adherence.models import MeasureResult, WorklistItem
 from claims.models import Fill, Patient
 from clinical.models import ClinicalClaim, Encounter, Immunization, PointOfCareTest
+from dashboards.models import MarginDaily
 from reconciliation.models import Remittance
 from rxrevops.access import location_ids_for_user
 from rxrevops.models import Job, Location, Membership, Organization, Role
@@ -90,9 +91,11 @@ def test_seed_demo_twice_leaves_the_same_state(db: Any, settings: Any, tmp_path:
         e for e in manifest["files"] if e["kind"] in ("fee_statement", "nadac", "acquisition")
     ]
     # one import job per store and month, one per 835 file, one per fee statement, NADAC and
-    # invoice file, one for the immunization records, one reconciliation run, one worklist
-    # build and one more after the demo's reviews are signed; none added by the re-run
-    assert first[5] == 12 + len(remit_files) + len(inputs) + 1 + 1 + 2
+    # invoice file, one for the immunization records, one reconciliation run, one margin
+    # rollup refresh, one worklist build and one more after the demo's reviews are signed;
+    # none added by the re-run
+    assert first[5] == 12 + len(remit_files) + len(inputs) + 1 + 1 + 1 + 2
+    assert MarginDaily.objects.exists()  # the owner dashboards have their figures
     assert Job.objects.get(kind="reconcile").counts["unmatched_payments"] == 0
     assert Encounter.objects.filter(status="signed").exists()  # the pharmacist's reviews
     assert Encounter.objects.filter(status="draft").count() == 1
