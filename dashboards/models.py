@@ -8,7 +8,31 @@ from django.db import models
 from rxrevops.querysets import ReconciliationQuerySet
 
 
-class MarginDaily(models.Model):
+class MarginFigures(models.Model):
+    """The summed figures every margin rollup carries (their meaning: `MarginDaily`)."""
+
+    claims = models.IntegerField()
+    generic_claims = models.IntegerField()
+    revenue_cents = models.BigIntegerField()
+    plan_paid_cents = models.BigIntegerField()
+    acquisition_cents = models.BigIntegerField()
+    fees_actual_cents = models.BigIntegerField()
+    fees_estimated_cents = models.BigIntegerField()
+    dir_cents = models.BigIntegerField()
+    net_margin_cents = models.BigIntegerField()
+    below_cost_claims = models.IntegerField()
+    below_cost_cents = models.BigIntegerField()
+    remitted_cents = models.BigIntegerField()
+    unreconciled_0_30_cents = models.BigIntegerField()
+    unreconciled_31_60_cents = models.BigIntegerField()
+    unreconciled_61_90_cents = models.BigIntegerField()
+    unreconciled_90_plus_cents = models.BigIntegerField()
+
+    class Meta:
+        abstract = True
+
+
+class MarginDaily(MarginFigures):
     """One store's claims of one date of service, per plan (the payer as the claim names
     it), drug class, generic/brand and contract type, summed from `reconciliation.ClaimResult`
     (the latest run's per-claim figures) and `claims.Fill`.
@@ -63,23 +87,6 @@ class MarginDaily(models.Model):
     brand = models.BooleanField()
     # the payer contract in effect for the plan on the day: ffs | value_based | "" (none)
     contract_type = models.CharField(max_length=12, blank=True)
-
-    claims = models.IntegerField()
-    generic_claims = models.IntegerField()
-    revenue_cents = models.BigIntegerField()
-    plan_paid_cents = models.BigIntegerField()
-    acquisition_cents = models.BigIntegerField()
-    fees_actual_cents = models.BigIntegerField()
-    fees_estimated_cents = models.BigIntegerField()
-    dir_cents = models.BigIntegerField()
-    net_margin_cents = models.BigIntegerField()
-    below_cost_claims = models.IntegerField()
-    below_cost_cents = models.BigIntegerField()
-    remitted_cents = models.BigIntegerField()
-    unreconciled_0_30_cents = models.BigIntegerField()
-    unreconciled_31_60_cents = models.BigIntegerField()
-    unreconciled_61_90_cents = models.BigIntegerField()
-    unreconciled_90_plus_cents = models.BigIntegerField()
 
     # owners and revenue staff of the store, as the results it is summed from
     objects = ReconciliationQuerySet["MarginDaily"].as_manager()
@@ -150,3 +157,53 @@ class BelowCostDaily(models.Model):
 
     def __str__(self) -> str:
         return f"{self.location_id} {self.day} drug {self.drug_id}: {self.claims}"
+
+
+class MarginStoreDaily(MarginFigures):
+    """`MarginDaily` summed per store, day and plan (drug class, brand and contract type
+    folded in): what the overview, the store and payer pages and the groupings by store,
+    payer, day and month read, at a fifth or less of the rows. Rebuilt from `MarginDaily`
+    in the same refresh transaction, so the two always agree."""
+
+    organization = models.ForeignKey(
+        "rxrevops.Organization",
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
+    )
+    location = models.ForeignKey(
+        "rxrevops.Location",
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
+    )
+    day = models.DateField()
+    plan = models.ForeignKey(
+        "claims.Plan",
+        null=True,
+        on_delete=models.DO_NOTHING,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
+    )
+
+    objects = ReconciliationQuerySet["MarginStoreDaily"].as_manager()
+
+    class Meta:
+        constraints = [
+            # the pages' reads: the visible stores over a date range, then grouped
+            models.UniqueConstraint(
+                fields=["location", "day", "plan"],
+                name="margin_store_daily_once",
+                nulls_distinct=False,
+            )
+        ]
+        indexes = [
+            # the refresh: DELETE an organization's rows (all, or of some days)
+            models.Index(fields=["organization", "day"], name="margin_store_daily_org_day"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.location_id} {self.day}: {self.claims} claims"

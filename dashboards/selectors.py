@@ -18,7 +18,7 @@ from django.db.models.functions import Coalesce, TruncMonth, TruncWeek
 from django.http import Http404
 
 from claims.models import Drug, Plan
-from dashboards.models import BelowCostDaily, MarginDaily
+from dashboards.models import BelowCostDaily, MarginDaily, MarginStoreDaily
 from rxrevops.access import Principal, location_ids_for_user, location_list_for_user
 from rxrevops.models import Location, Organization
 from rxrevops.querysets import ReconciliationQuerySet
@@ -141,6 +141,8 @@ _GROUP_FIELDS: dict[str, Any] = {
     # the pages' network benchmark: a network's member pharmacies side by side
     "organization": F("organization_id"),
 }
+# groupings the per store, day and plan sums answer
+_COARSE_GROUPS = frozenset({"location", "payer", "day", "month", "organization"})
 
 
 def _margin_rows(
@@ -151,10 +153,13 @@ def _margin_rows(
     location: int | None,
     payer: int | None,
     filters: dict[str, Any] | None = None,
+    coarse: bool = False,
 ) -> Any:
     """The rollup rows of the principal's stores for the dates of service, narrowed to one
-    store (404 unless the principal sees its margin) and one plan (404 if unknown)."""
-    qs = MarginDaily.objects.for_user(user).filter(day__gte=start, day__lte=end)
+    store (404 unless the principal sees its margin) and one plan (404 if unknown). `coarse`:
+    the per store, day and plan sums (`MarginStoreDaily`), for what needs no finer group."""
+    model = MarginStoreDaily if coarse and not filters else MarginDaily
+    qs = model.objects.for_user(user).filter(day__gte=start, day__lte=end)
     if location is not None:
         visible = location_ids_for_user(user, roles=ReconciliationQuerySet.viewer_roles)
         if location not in visible:
@@ -184,7 +189,15 @@ def margin_for_user(
     Rows come in the group's order: days and months by date, the others by label."""
     if group_by not in _GROUP_FIELDS:
         raise ValueError(f"group_by must be one of {', '.join(GROUP_BYS)}")
-    qs = _margin_rows(user, start=start, end=end, location=location, payer=payer, filters=filters)
+    qs = _margin_rows(
+        user,
+        start=start,
+        end=end,
+        location=location,
+        payer=payer,
+        filters=filters,
+        coarse=group_by in _COARSE_GROUPS,
+    )
     # (named apart from the model's fields, which annotations may not shadow)
     sums = {f"sum_{n}": Coalesce(Sum(n), Value(0), output_field=_CENTS) for n in FIGURES}
     grouped: Any = qs.values(group=_GROUP_FIELDS[group_by]).annotate(**sums).order_by("group")
@@ -278,7 +291,9 @@ def margin_trend_for_user(
     payer: int | None = None,
 ) -> list[TrendPoint]:
     """Net margin per store per day, week or month (`grain`, see TREND_GRAINS)."""
-    qs = _margin_rows(user, start=start, end=end, location=location, payer=payer, filters=None)
+    qs = _margin_rows(
+        user, start=start, end=end, location=location, payer=payer, filters=None, coarse=True
+    )
     rows = (
         qs.values("location_id", bucket=TREND_GRAINS[grain])
         .annotate(claims=Sum("claims"), net=Sum("net_margin_cents"))
@@ -350,7 +365,7 @@ def below_cost_by_drug_for_user(
 
 def payer_seen_by_user(user: Principal, *, plan_id: int) -> bool:
     """Whether any rollup row of the principal's stores names the plan."""
-    return bool(MarginDaily.objects.for_user(user).filter(plan_id=plan_id).exists())
+    return bool(MarginStoreDaily.objects.for_user(user).filter(plan_id=plan_id).exists())
 
 
 def margin_locations_for_user(user: Principal, *, location: int | None = None) -> list[Location]:
@@ -367,7 +382,7 @@ def dashboard_plans_for_user(
     """The plans on the principal's claims of the dates (read from the rollups, not the
     claims), and the plan already chosen: the payer control's choices."""
     ids = set(
-        MarginDaily.objects.for_user(user)
+        MarginStoreDaily.objects.for_user(user)
         .filter(day__gte=start, day__lte=end, plan__isnull=False)
         .values_list("plan_id", flat=True)
         .distinct()

@@ -54,8 +54,26 @@ WHERE r.organization_id = %(org)s AND f.plan_id IS NOT NULL {days}
 """
 _DELETE_SQL = (
     "DELETE FROM dashboards_margindaily WHERE organization_id = %(org)s {days};"
-    "DELETE FROM dashboards_belowcostdaily WHERE organization_id = %(org)s {days}"
+    "DELETE FROM dashboards_belowcostdaily WHERE organization_id = %(org)s {days};"
+    "DELETE FROM dashboards_marginstoredaily WHERE organization_id = %(org)s {days}"
 )
+# the per store, day and plan sums, from the rows just written
+_STORE_DAILY_SQL = """
+INSERT INTO dashboards_marginstoredaily (
+  organization_id, location_id, day, plan_id,
+  claims, generic_claims, revenue_cents, plan_paid_cents, acquisition_cents,
+  fees_actual_cents, fees_estimated_cents, dir_cents, net_margin_cents, below_cost_claims,
+  below_cost_cents, remitted_cents, unreconciled_0_30_cents, unreconciled_31_60_cents,
+  unreconciled_61_90_cents, unreconciled_90_plus_cents)
+SELECT organization_id, location_id, day, plan_id,
+  sum(claims), sum(generic_claims), sum(revenue_cents), sum(plan_paid_cents),
+  sum(acquisition_cents), sum(fees_actual_cents), sum(fees_estimated_cents), sum(dir_cents),
+  sum(net_margin_cents), sum(below_cost_claims), sum(below_cost_cents), sum(remitted_cents),
+  sum(unreconciled_0_30_cents), sum(unreconciled_31_60_cents), sum(unreconciled_61_90_cents),
+  sum(unreconciled_90_plus_cents)
+FROM dashboards_margindaily WHERE organization_id = %(org)s {days}
+GROUP BY organization_id, location_id, day, plan_id
+"""
 # below-cost dispensed scripts per store, day and drug (the flag and shortfall as above)
 _BELOW_COST_SQL = """
 INSERT INTO dashboards_belowcostdaily
@@ -213,6 +231,10 @@ def _refresh(cur: Any, org: int, days: list[date] | None) -> int:
     cur.execute(_INSERT_SQL.format(days=on_days, fee_days=fee_days), params)
     rows = int(cur.rowcount)
     cur.execute(_BELOW_COST_SQL.format(days=on_days), params)
+    cur.execute(
+        _STORE_DAILY_SQL.format(days="AND day = ANY(%(days)s)" if days is not None else ""),
+        params,
+    )
     cur.execute("DROP TABLE dash_contract, dash_drug_class")
     return rows
 

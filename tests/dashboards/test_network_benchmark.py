@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from dashboards.models import MarginDaily
+from dashboards.models import MarginDaily, MarginStoreDaily
 from rxrevops.models import Organization, Role
 from rxrevops.templatetags.money import cents
 from tests.factories import LocationFactory, OrganizationFactory, member
@@ -21,7 +21,8 @@ QUERY = "period=custom&since=2026-03-01&until=2026-03-31"
 
 
 def rollup(location: Any, *, claims: int, net: int) -> None:
-    """One rollup row (derived data, written as a refresh would)."""
+    """One rollup row and its per store, day and plan sum (derived data, written as a
+    refresh would)."""
     figures = dict.fromkeys(
         [f.name for f in MarginDaily._meta.fields if f.name.endswith("_cents")], 0
     )
@@ -30,6 +31,10 @@ def rollup(location: Any, *, claims: int, net: int) -> None:
         organization=location.organization, location=location, day=DAY, plan=None,
         drug_class="", brand=False, contract_type="", claims=claims, generic_claims=claims,
         below_cost_claims=0, **figures,
+    )  # fmt: skip
+    MarginStoreDaily.objects.create(
+        organization=location.organization, location=location, day=DAY, plan=None,
+        claims=claims, generic_claims=claims, below_cost_claims=0, **figures,
     )  # fmt: skip
 
 

@@ -14,7 +14,7 @@ import pytest
 from django.db import connection
 
 from claims.services.pms_import import pms_import_path
-from dashboards.models import MarginDaily
+from dashboards.models import BelowCostDaily, MarginDaily, MarginStoreDaily
 from dashboards.services.rollups import JOB_KIND, rollups_refresh
 from reconciliation.services.runs import reconcile_now
 from rxrevops.models import Job
@@ -22,15 +22,18 @@ from rxrevops.services.jobs import job_execute
 
 pytestmark = pytest.mark.django_db
 
-_COLUMNS = [f.column for f in MarginDaily._meta.concrete_fields if not f.primary_key]
+ROLLUPS = (MarginDaily, MarginStoreDaily, BelowCostDaily)
 
 
-def rollup_rows() -> list[tuple[Any, ...]]:
-    """Every rollup row, ids aside."""
-    columns = ", ".join(str(c) for c in _COLUMNS)
-    with connection.cursor() as cur:
-        cur.execute(f"SELECT {columns} FROM dashboards_margindaily ORDER BY {columns}")  # noqa: S608
-        return cur.fetchall()
+def rollup_rows() -> list[list[tuple[Any, ...]]]:
+    """Every row of every rollup table, ids aside."""
+    tables = []
+    for model in ROLLUPS:
+        columns = ", ".join(str(f.column) for f in model._meta.concrete_fields if not f.primary_key)
+        with connection.cursor() as cur:
+            cur.execute(f"SELECT {columns} FROM {model._meta.db_table} ORDER BY {columns}")  # noqa: S608
+            tables.append(cur.fetchall())
+    return tables
 
 
 def _changed_export(world: SimpleNamespace, tmp_path: Path) -> tuple[Path, list[date], Any]:
@@ -110,7 +113,8 @@ def test_refreshing_the_days_a_run_wrote_equals_a_full_refresh(
     all_days = MarginDaily.objects.values("day").distinct().count()
     assert 1 <= refresh.counts["days"] < all_days  # only some days were rebuilt
     partial = rollup_rows()
-    assert partial != before  # the change reached the rollups ...
+    assert partial[0] != before[0]  # the change reached the rollups ...
+    assert partial[1] != before[1]  # (and the per store, day and plan sums)
     assert all(a > b for a, b in zip(revenue(), revenue_before, strict=True))  # ... both days
 
     rollups_refresh(organization=margin_world.org)
@@ -121,11 +125,11 @@ def test_a_refresh_of_no_day_changes_nothing_and_a_full_one_is_idempotent(
     margin_world: SimpleNamespace,
 ) -> None:
     before = rollup_rows()
-    assert before
+    assert all(before)  # every rollup table has rows
     assert rollups_refresh(organization=margin_world.org, days=[])["rows"] == 0
     assert rollup_rows() == before
     again = rollups_refresh(organization=margin_world.org)
-    assert again["rows"] == len(before)
+    assert again["rows"] == len(before[0])
     assert rollup_rows() == before
 
 
