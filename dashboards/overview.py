@@ -166,6 +166,18 @@ def overview_for_user(
              "patients on an active med-sync plan ÷ patients in a PDC measure this year",
              href="adherence"),
     )  # fmt: skip
+    # each measure's rate at the period's end, against the rate at the earlier period's end
+    earlier_rates = {
+        m.measure: m.rate for m in adherence_health_for_user(user, on=before.end).measures
+    }
+    for m in health.measures:
+        tiles.append(
+            Tile(f"pdc_{m.measure.lower().replace('-', '_')}",
+                 MEASURE_LABELS.get(m.measure, m.measure), "rate", m.rate,
+                 earlier_rates.get(m.measure),
+                 f"patients adherent ÷ patients measured (PQA {m.measure}, year to date as of "
+                 f"{m.as_of:%b %d})", href="adherence"),
+        )  # fmt: skip
     return Overview(
         period=period,
         previous=before,
