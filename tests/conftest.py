@@ -208,6 +208,33 @@ def _test_database_left_alone_at_the_end(
         _wait_for_other_sessions_to_leave(settings.DATABASES["default"]["NAME"])
 
 
+@pytest.fixture(autouse=True)
+def _writers_done_before_the_flush(request: Any) -> Iterator[None]:
+    """A transactional test's tables are emptied (TRUNCATE) when it ends. A live server's
+    thread or a worker may still be finishing a request's transaction then (the client had
+    its answer first); the TRUNCATE and that transaction can deadlock. Set up after
+    `transactional_db`, so torn down before its flush: wait until no other session of the
+    test database is inside a transaction."""
+    if "transactional_db" not in request.fixturenames:
+        yield
+        return
+    request.getfixturevalue("transactional_db")
+    yield
+    from django.db import connection
+
+    query = (
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+        "AND pid <> pg_backend_pid() AND state IN ('active', 'idle in transaction')"
+    )
+    deadline = time.monotonic() + 10
+    with connection.cursor() as cur:
+        while time.monotonic() < deadline:
+            cur.execute(query)
+            if not cur.fetchone()[0]:
+                return
+            time.sleep(0.05)
+
+
 def _wait_for_other_sessions_to_leave(database_name: str, timeout: float = 3) -> None:
     from django.db import connection
 
