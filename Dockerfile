@@ -28,4 +28,4 @@ RUN RXREVOPS_ENV=production SECRET_KEY=build-time-only-collectstatic-key-not-use
 
 USER rxrevops:rxrevops
 EXPOSE 8000
-CMD ["gunicorn", "rxrevops.wsgi", "--bind", "0.0.0.0:8000"]
+CMD ["gunicorn", "rxrevops.wsgi", "--bind", "0.0.0.0:8000", "--workers", "4"]

@@ -140,8 +140,8 @@ def _amounts() -> dict[str, Any]:
 
 
 def figure_claims_for_user(user: Principal, f: FigureFilters) -> Any:
-    """The results behind figure `f.figure` (see FIGURES), newest first, each annotated with
-    every per-claim amount; 404 for a store the principal cannot see."""
+    """The results behind figure `f.figure` (see FIGURES), newest first (`with_amounts` adds
+    each claim's amounts); 404 for a store the principal cannot see."""
     if f.figure not in FIGURES:
         raise ValueError(f"figure must be one of {', '.join(FIGURES)}")
     qs = ClaimResult.objects.for_user(user).filter(
@@ -192,17 +192,22 @@ def figure_claims_for_user(user: Principal, f: FigureFilters) -> Any:
         qs = qs.exclude(age_bucket="")
         if f.age in AGE_BUCKETS:
             qs = qs.filter(age_bucket=f.age)
-    return (
-        qs.annotate(**_amounts())
-        .select_related("fill__drug", "fill__plan", "location")
-        .order_by("-date_of_service", "-fill_id")
-    )
+    return qs.order_by("-date_of_service", "-fill_id")
+
+
+def with_amounts(qs: Any) -> Any:
+    """The claims of `figure_claims_for_user` with every per-claim amount, for showing them
+    (a page of them, an export): the fee-line probe runs per row shown, not per claim."""
+    return qs.annotate(**_amounts()).select_related("fill__drug", "fill__plan", "location")
 
 
 def figure_totals(qs: Any, figure: str) -> dict[str, int]:
-    """Claims and the figure's sum over the claims (plain SUM, not the rollups)."""
+    """Claims and the figure's sum over the claims (plain SUM, not the rollups); only the
+    figure's own amount is computed."""
     column = FIGURES[figure].column
-    totals = qs.order_by().aggregate(
-        claims=Count("pk"), total=Coalesce(Sum(column), Value(0), output_field=_CENTS)
+    totals = (
+        qs.order_by()
+        .annotate(amount=_amounts()[column])
+        .aggregate(claims=Count("pk"), total=Coalesce(Sum("amount"), Value(0), output_field=_CENTS))
     )
     return {"claims": int(totals["claims"]), "total_cents": int(totals["total"])}

@@ -567,10 +567,14 @@ def claims(request: HttpRequest) -> HttpResponse:
         return table_response(
             name=f"claims-{f.figure}-{f.start}-{f.end}",
             header=_CLAIM_HEADER,
-            rows=(_claim_cells(r) for r in results[:200_000].iterator(chunk_size=2000)),
+            rows=(
+                _claim_cells(r)
+                for r in drill.with_amounts(results)[:200_000].iterator(chunk_size=2000)
+            ),
             fmt=fmt,
         )
-    page = Paginator(results, 50).get_page(request.GET.get("page"))
+    # (the count leaves the per-claim amounts out: Django strips annotations it does not use)
+    page = Paginator(drill.with_amounts(results), 50).get_page(request.GET.get("page"))
     if page.object_list:
         audit_record(
             actor=request.user,
