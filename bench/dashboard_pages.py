@@ -41,6 +41,9 @@ alone, in-process (`django.test.Client`, in a child: `python -m bench.dashboard_
 profile`), the fastest of PROFILE_RUNS after a warm-up, with its SQL time, statement count
 and slowest statement's table.
 
+Also measured: each page alone on a copy of the 100k database whose rollups hold 9 more years
+(rows shifted back whole years): the cost of a page against the years of history.
+
 Reproduce: `.venv/bin/python -m bench --only dashboards` (builds and loads the worlds first
 when they are missing: about 45 minutes of CPU for the 1M one; later runs reuse them).
 """
@@ -79,6 +82,86 @@ WARMUP_PASSES = 2
 PROFILE_RUNS = 5
 TARGET_P95_MS = 150.0
 TARGET_RATIO = 1.5
+
+
+# History: the 100k database copied, with its rollup rows repeated for HISTORY_YEARS earlier
+# years (each row shifted back a whole number of years): the same chain with ten times the
+# history, for the pages' cost alone (in-process) against the original.
+HISTORY_YEARS = 9
+HISTORY = Point(
+    "100k-history",
+    f"the 100k chain with {HISTORY_YEARS} more years of rollup history",
+    POINTS["100k"].world,
+    "rxrevops_bench_recon_100k_history",
+    POINTS["100k"].slug,
+)
+_ROLLUP_TABLES = (
+    "dashboards_margindaily",
+    "dashboards_marginstoredaily",
+    "dashboards_belowcostdaily",
+)
+
+
+def _point(key: str) -> Point:
+    return HISTORY if key == HISTORY.key else POINTS[key]
+
+
+def _history_database() -> dict[str, int]:
+    """Make the history copy unless it is there (it is rebuilt when the 100k database is
+    newer); answer the rollup rows of each table in the original and in the copy."""
+    import psycopg
+
+    admin = "postgresql://postgres@127.0.0.1:5432/postgres"
+    with psycopg.connect(admin, autocommit=True) as c:
+        exists = c.execute("SELECT 1 FROM pg_database WHERE datname = %s", [HISTORY.db]).fetchone()
+    if exists:
+        with psycopg.connect(HISTORY.url.replace("postgres://", "postgresql://")) as h:
+            years = h.execute(
+                "SELECT count(DISTINCT extract(year FROM day)) FROM dashboards_margindaily"
+            ).fetchone()
+        if years and years[0] == HISTORY_YEARS + 1:
+            return _rollup_counts()
+        with psycopg.connect(admin, autocommit=True) as c:
+            c.execute(f'DROP DATABASE "{HISTORY.db}"')
+    with psycopg.connect(admin, autocommit=True) as c:
+        c.execute(f'CREATE DATABASE "{HISTORY.db}" TEMPLATE "{POINTS["100k"].db}"')
+    with psycopg.connect(HISTORY.url.replace("postgres://", "postgresql://")) as h:
+        for table in _ROLLUP_TABLES:
+            columns = [
+                r[0]
+                for r in h.execute(
+                    "SELECT column_name FROM information_schema.columns WHERE table_name = %s "
+                    "AND column_name <> 'id' ORDER BY ordinal_position",
+                    [table],
+                ).fetchall()
+            ]
+            names = ", ".join(columns)
+            shifted = ", ".join(
+                "(day - make_interval(years => k))::date" if c == "day" else c for c in columns
+            )
+            h.execute(
+                f"INSERT INTO {table} ({names}) SELECT {shifted} FROM {table} "  # noqa: S608
+                f"CROSS JOIN generate_series(1, {HISTORY_YEARS}) AS k"
+            )
+        h.commit()
+    with psycopg.connect(HISTORY.url.replace("postgres://", "postgresql://"), autocommit=True) as h:
+        for table in _ROLLUP_TABLES:
+            h.execute(f"VACUUM ANALYZE {table}")
+    return _rollup_counts()
+
+
+def _rollup_counts() -> dict[str, int]:
+    import psycopg
+
+    out = {}
+    for point in (POINTS["100k"], HISTORY):
+        with psycopg.connect(point.url.replace("postgres://", "postgresql://")) as c:
+            counts = [
+                c.execute(f"SELECT count(*) FROM {t}").fetchone()  # noqa: S608
+                for t in _ROLLUP_TABLES
+            ]
+            out[point.key] = sum(int(n[0]) for n in counts if n)
+    return out
 
 
 def _procfile_web(option: str, default: int) -> int:
@@ -754,8 +837,45 @@ def run() -> None:
         config_path = LOG_DIR / f"profile-{key}.json"
         config_path.write_text(json.dumps({"point": key, "urls": _urls(prepared[key])}))
         profiles[key] = _child("profile", str(config_path))
+    print(
+        f"{HISTORY.key}: copying the 100k database with {HISTORY_YEARS} more years ...", flush=True
+    )
+    rows = _history_database()
+    config_path = LOG_DIR / f"profile-{HISTORY.key}.json"
+    config_path.write_text(json.dumps({"point": HISTORY.key, "urls": _urls(prepared["100k"])}))
+    history = _child("profile", str(config_path))
     _report(prepared, runs, profiles)
+    _print_history(profiles["100k"], history, rows)
     print(f"- whole benchmark: {time.perf_counter() - started:.0f} s")
+
+
+def _print_history(one: dict[str, Any], ten: dict[str, Any], rows: dict[str, int]) -> None:
+    print()
+    print(
+        f"history: each page alone (in-process, fastest of {PROFILE_RUNS}), the 100k chain "
+        f"with 1 year of rollups ({rows['100k']:,} rows) and with {HISTORY_YEARS + 1} years "
+        f"({rows[HISTORY.key]:,} rows): total ms / SQL ms, and the ratio of the totals "
+        f"(target: page cost does not grow with history)"
+    )
+    table = []
+    worst = 0.0
+    for page in PAGES:
+        a, b = one[page.key], ten[page.key]
+        ratio = b["ms"] / a["ms"] if a["ms"] else 0.0
+        worst = max(worst, ratio)
+        table.append(
+            (
+                page.label,
+                f"{a['ms']:.0f} / {a['sql_ms']:.0f}",
+                f"{b['ms']:.0f} / {b['sql_ms']:.0f}",
+                f"x{ratio:.2f}",
+            )
+        )
+    w = max(len(r[0]) for r in table) + 2
+    print(f"{'page':<{w}}{'1 year':>12}{f'{HISTORY_YEARS + 1} years':>12}{'ratio':>8}")
+    for name, a_, b_, r in table:
+        print(f"{name:<{w}}{a_:>12}{b_:>12}{r:>8}")
+    print(f"largest ratio: x{worst:.2f}  {met(worst <= TARGET_RATIO)}")
 
 
 def _main(argv: list[str]) -> None:
@@ -766,7 +886,7 @@ def _main(argv: list[str]) -> None:
         answer = _load(json.loads(Path(arg).read_text()))
     elif mode == "profile":
         config = json.loads(Path(arg).read_text())
-        answer = _profile(POINTS[config["point"]], config["urls"])
+        answer = _profile(_point(config["point"]), config["urls"])
     else:
         raise SystemExit(f"unknown mode {mode!r}")
     print(json.dumps(answer))
