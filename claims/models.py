@@ -203,6 +203,9 @@ class Fill(models.Model):
             models.Index(fields=["location", "-date_of_service"], name="fill_store_dos"),
             # a patient's fill history (adherence, patient page)
             models.Index(fields=["patient", "date_of_service"], name="fill_patient_dos"),
+            # an incremental reconciliation run: the claims the imports since the last run
+            # wrote (the job ids only grow: new entries append at the index's right edge)
+            models.Index(fields=["source_job"], name="fill_source_job"),
         ]
 
     def __str__(self) -> str:

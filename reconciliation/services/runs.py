@@ -725,19 +725,14 @@ def _scope(
         )
         for ddl in _SCOPE_TABLES:
             cur.execute(ddl)
-        # PMS claims written (or marked reversed) by the imports, store by store
-        for pk, kind, location_id, _ in imports:
-            if kind != "pms":
-                continue
-            stores = (
-                f"f.location_id = {int(location_id)}"
-                if location_id
-                else _IN_ORG_FILLS.format(org=org)
-            )
+        # PMS claims written (or marked reversed) by the imports: through the source job
+        # index, in the organization's stores (a job's rows are its store's)
+        if jobs.get("pms"):
             cur.execute(
-                f"INSERT INTO rs_c1 SELECT f.id FROM claims_fill f WHERE {stores} "
-                "AND f.source_job_id = %s ON CONFLICT DO NOTHING",
-                [pk],
+                "INSERT INTO rs_c1 SELECT f.id FROM claims_fill f "
+                f"WHERE f.source_job_id = ANY(%s) AND {_IN_ORG_FILLS.format(org=org)} "
+                "ON CONFLICT DO NOTHING",
+                [jobs["pms"]],
             )
         if jobs.get("fees"):
             cur.execute(
