@@ -826,9 +826,7 @@ def _scope(
         # would read every store's index for a bound that a day's new claims do not move
         total = int((state.totals or {}).get("results", 0))
         if not total:
-            cur.execute(
-                f"SELECT count(*) FROM claims_fill f WHERE {_IN_ORG_FILLS.format(org=org)}"
-            )
+            cur.execute(f"SELECT count(*) FROM claims_fill f WHERE {_IN_ORG_FILLS.format(org=org)}")
             total = cur.fetchone()[0]
         limit = max(1000, FULL_ABOVE_SHARE * total)
         # the closure: every claim and payment sharing a key (Rx + date of service, or an
