@@ -15,7 +15,7 @@ from typing import Any
 from adherence.selectors import AdherenceHealth, adherence_health_for_user
 from clinical.encounter_selectors import clinical_revenue_for_user
 from dashboards.periods import Period, previous_period
-from dashboards.selectors import MarginReport, MarginRow, margin_for_user, rate
+from dashboards.selectors import MarginReport, MarginRow, margin_for_user, per_script, rate
 from rxrevops.access import Principal
 
 MEASURE_LABELS = {
@@ -98,8 +98,8 @@ def _margin_tiles(cur: MarginRow, prev: MarginRow) -> list[Tile]:
              "claims dispensed (reversal transactions and claims reversed in the PMS left "
              "out)", figure="revenue"),
         Tile("fees_per_script", "Fees + DIR per script", "cents",
-             _per(cur.fees_cents + cur.dir_cents, cur.claims),
-             _per(prev.fees_cents + prev.dir_cents, prev.claims),
+             per_script(cur.fees_cents + cur.dir_cents, cur.claims),
+             per_script(prev.fees_cents + prev.dir_cents, prev.claims),
              "(statement fees + estimated fees + DIR withheld on 835s) ÷ scripts",
              figure="fees", better="down"),
         Tile("below_cost_rate", "Below-cost rate", "rate", cur.below_cost_rate,
@@ -113,12 +113,6 @@ def _margin_tiles(cur: MarginRow, prev: MarginRow) -> list[Tile]:
              "Σ plan paid - remitted - DIR withheld, of claims not yet paid in full "
              "(pending, unpaid, short-paid)", figure="unreconciled", better="down"),
     ]  # fmt: skip
-
-
-def _per(cents: int, claims: int) -> int | None:
-    from dashboards.selectors import per_script
-
-    return per_script(cents, claims)
 
 
 def overview_for_user(

@@ -173,12 +173,10 @@ def _overview_data(request: HttpRequest, scope: Scope) -> dict[str, Any]:
     )
 
     def store_href(location_id: int) -> str:
-        return reverse("dashboards:location", args=[location_id]) + "?" + scope.query()
+        return _group_link(scope, "location", str(location_id))
 
     def payer_href(key: str | None) -> str:
-        if key is None:
-            return scope.claims_url("net_margin", cash=1)
-        return reverse("dashboards:payer", args=[int(key)]) + "?" + scope.query()
+        return _group_link(scope, "payer", key)
 
     def drug_href(drug_id: int) -> str:
         return scope.claims_url("below_cost", drug=drug_id)
