@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "adherence",
     "clinical",
     "dashboards",
+    "integrations",
     "demo",
 ]
 

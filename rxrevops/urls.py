@@ -17,6 +17,7 @@ api_v1: list[URLPattern | URLResolver] = [
     path("", include("adherence.api_urls")),
     path("", include("clinical.api_urls")),
     path("", include("dashboards.api_urls")),
+    path("", include("integrations.api_urls")),
 ]
 
 urlpatterns = [
