@@ -15,6 +15,7 @@ from __future__ import annotations
 import io
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import IO, Any
@@ -158,6 +159,8 @@ def _unchanged_since(job: Job) -> Job | None:
 
 @job_handler("pms", queue="ingest")
 def pms_import_run(job: Job, progress: Progress) -> dict[str, Any]:
+    if job.params.get("push"):  # claims.services.fill_push loads and finishes its own job
+        raise JobFailed("A PMS push is loaded by the request that sent it; nothing to run.")
     earlier = _unchanged_since(job)
     if earlier is not None:
         c = {k: int(earlier.counts.get(k, 0)) for k in COUNT_KEYS}
@@ -302,8 +305,27 @@ class _Statistics:
 
 
 def _load(rows: int, text: bytes, *, location_id: int | None, job_id: int) -> tuple[int, int]:
+    loaded = batch_load(rows, text, location_id=location_id, job_id=job_id)
+    return loaded.inserted, loaded.updated
+
+
+@dataclass(frozen=True)
+class Loaded:
+    inserted: int
+    updated: int
+    # with `with_ids`: the fills this batch created and the ones it changed
+    created_ids: frozenset[int] = frozenset()
+    updated_ids: frozenset[int] = frozenset()
+
+
+def batch_load(
+    rows: int, text: bytes, *, location_id: int | None, job_id: int, with_ids: bool = False
+) -> Loaded:
+    """Stage one normalized batch (`stage_csv` of `normalize(...).rows`) and upsert it into
+    the store's claims: the one write path of the file import and the push API. Runs in the
+    caller's transaction (the staging table is dropped at commit)."""
     if rows == 0:
-        return 0, 0
+        return Loaded(0, 0)
     columns = ", ".join("line" if c == LINE else c for c in STAGE_COLUMNS)
     with connection.cursor() as cur:
         _run_sql(cur, "pms_stage.sql", {})
@@ -312,12 +334,14 @@ def _load(rows: int, text: bytes, *, location_id: int | None, job_id: int) -> tu
         # a temp table has no statistics until analyzed; without them the planner guesses
         # one row and picks nested loops over the whole batch
         cur.execute("ANALYZE pms_stage (rx_number, fill_number, date_of_service, patient_id)")
-        params = {"location": location_id, "job": job_id}
+        params = {"location": location_id, "job": job_id, "with_ids": with_ids}
         _run_sql(cur, "pms_upsert.sql", params)
-        inserted, updated = cur.fetchone()
+        inserted, updated, created_ids, updated_ids = cur.fetchone()
         _run_sql(cur, "pms_mark_reversed.sql", params)
         cur.execute("DROP TABLE pms_stage")
-    return int(inserted), int(updated)
+    return Loaded(
+        int(inserted), int(updated), frozenset(created_ids or ()), frozenset(updated_ids or ())
+    )
 
 
 def _run_sql(cur: Any, name: str, params: dict[str, Any]) -> None:

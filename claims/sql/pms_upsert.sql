@@ -122,6 +122,10 @@ WITH loaded AS (
         authorization_number = EXCLUDED.authorization_number, row_hash = EXCLUDED.row_hash,
         source_job_id = EXCLUDED.source_job_id, updated_at = now()
     WHERE f.row_hash <> EXCLUDED.row_hash
-    RETURNING (xmax = 0) AS inserted
+    RETURNING id, (xmax = 0) AS inserted
 )
-SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM loaded;
+-- the push API answers per item: with %(with_ids)s the ids created and the ids updated too
+SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted),
+    array_agg(id) FILTER (WHERE inserted AND %(with_ids)s),
+    array_agg(id) FILTER (WHERE NOT inserted AND %(with_ids)s)
+FROM loaded;

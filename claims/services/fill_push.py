@@ -1,0 +1,294 @@
+"""PMS push: fills sent one by one or in bulk by a pharmacy system (the REST API, HL7 RDS^O13),
+loaded through the file import's own path.
+
+The items become one table of strings under the canonical headers of docs/formats.md, go
+through the same `normalize()` (so a pushed fill and the same row in a file store the same
+values and the same row hash) and the same staging COPY + upsert SQL. Each call is one job of
+kind "pms" (params `push`), so everything that follows a PMS import follows a push too:
+incremental reconciliation finds the claims by their source job, and the after-import
+signals queue a reconciliation and a worklist build when claims changed.
+
+Bad items are quarantined on the job like bad file rows, with the item's index as the line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from functools import cache
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from django.contrib.auth.models import User
+from django.db import connection, transaction
+from django.utils import timezone
+
+from claims.ingest.normalize import KEY, normalize
+from claims.ingest.profiles import REQUIRED, Profile, all_profiles
+from claims.ingest.read import LINE, RowProblem
+from claims.services.pms_import import batch_load, stage_csv
+from rxrevops.access import Principal
+from rxrevops.models import Job, Location
+from rxrevops.services.imports import quarantine_record
+from rxrevops.services.jobs import job_create, job_succeed
+
+JOB_KIND = "pms"  # a push is a PMS import that arrived by request (see the module docstring)
+# canonical columns the canonical profile does not load: accepted and not stored, like the
+# file import (claim_status only names a reversal that omits its transaction code)
+EXTRA_COLUMNS = ("pharmacy_npi", "claim_status")
+
+
+@dataclass(frozen=True)
+class ItemResult:
+    index: int  # position in the request
+    status: str  # "created" | "updated" | "unchanged" | "rejected"
+    fill_id: int | None
+    errors: list[dict[str, str]]  # [{"field": ..., "value": ..., "reason": ...}] when rejected
+
+
+@dataclass(frozen=True)
+class PushResult:
+    job: Job  # the rxrevops Job row recording this push
+    items: list[ItemResult]
+    counts: dict[str, int]  # read, created, updated, unchanged, rejected
+
+
+@cache
+def canonical_profile() -> Profile:
+    return all_profiles()["canonical"]
+
+
+@cache
+def canonical_columns() -> tuple[str, ...]:
+    """Every column name an item may carry (docs/formats.md, PMS export, canonical layout)."""
+    return (*canonical_profile().columns, *EXTRA_COLUMNS)
+
+
+def push_fills(
+    *,
+    location: Location,
+    rows: Sequence[Mapping[str, object]],
+    source: str,
+    user: Principal | None = None,
+) -> PushResult:
+    """Load pushed fills into `location`'s claims: one job, one transaction, an answer per
+    item. `rows` are keyed by the canonical column names; values are strings or numbers as
+    JSON gives them (money in dollars, like the canonical CSV). `pharmacy_ncpdp`, when
+    given, must be the location's. `transaction_date` defaults to the
+    date of service; a missing `transaction_code` with `claim_status` "reversed" is a B2.
+
+    The caller has decided that the principal may write to `location`; `user` is recorded
+    as the job's creator when it is a person."""
+    created_by = user if isinstance(user, User) else None
+    with transaction.atomic():
+        job = job_create(
+            organization=location.organization,
+            location=location,
+            kind=JOB_KIND,
+            label=f"PMS push ({source}): {len(rows)} fill{'' if len(rows) == 1 else 's'}",
+            params={"push": True, "source": source},
+            created_by=created_by,
+            enqueue=False,
+        )
+        Job.objects.filter(pk=job.pk).update(
+            status=Job.Status.RUNNING, attempts=1, started_at=timezone.now()
+        )
+        job.attempts = 1
+        table, problems = items_table(rows, location=location)
+        result = normalize(table, canonical_profile())
+        problems += result.problems
+        loaded = batch_load(
+            result.rows.num_rows,
+            stage_csv(result.rows) if result.rows.num_rows else b"",
+            location_id=location.pk,
+            job_id=job.pk,
+            with_ids=True,
+        )
+        ids = _fill_ids(result.rows, location_id=location.pk)
+        problems = [_as_item_problem(p) for p in problems]
+        for line in result.rows.column(LINE).to_pylist():
+            if line not in ids:  # the upsert's joins dropped it: never silently
+                problems.append(RowProblem(line, "(item)", "", "not loaded (internal error)"))
+        quarantine_record(job, sorted(problems, key=lambda p: p.line))
+        items = _items(len(rows), problems, ids, loaded.created_ids, loaded.updated_ids)
+        counts = {"read": len(rows), "created": 0, "updated": 0, "unchanged": 0, "rejected": 0}
+        for item in items:
+            counts[item.status] += 1
+        job.progress_total = len(rows)
+        job_succeed(
+            job=job,
+            counts={
+                # the file import's names: the imports pages and the after-import signals
+                # read these
+                "read": counts["read"],
+                "inserted": counts["created"],
+                "updated": counts["updated"],
+                "unchanged": counts["unchanged"],
+                "quarantined": counts["rejected"],
+                "profile": "canonical",
+            },
+        )
+        Job.objects.filter(pk=job.pk).update(progress_total=len(rows))
+    return PushResult(job=job, items=items, counts=counts)
+
+
+def items_table(
+    rows: Sequence[Mapping[str, object]], *, location: Location
+) -> tuple[pa.Table, list[RowProblem]]:
+    """The items as the table a canonical CSV would give (string columns under the canonical
+    headers, plus LINE = the item's index), without the items refused before normalizing:
+    unknown fields, values that are not text or numbers, a missing required field, another
+    store's NCPDP ID. Set-based: one pass per column, not per item."""
+    n = len(rows)
+    bad = np.zeros(n, dtype=bool)
+    problems: list[RowProblem] = []
+
+    def refuse(mask: np.ndarray, field: str, values: Sequence[str], reason: str) -> None:
+        nonlocal bad
+        for i in np.flatnonzero(mask & ~bad):
+            problems.append(RowProblem(int(i), field, str(values[int(i)]), reason))
+        bad |= mask
+
+    known = set(canonical_columns())
+    for i, row in enumerate(rows):
+        if not isinstance(row, Mapping):
+            refuse(_at(n, i), "(item)", [str(row)[:200]] * n, "must be an object of fill fields")
+        elif not known.issuperset(row):
+            unknown = sorted(str(k) for k in row if k not in known)
+            refuse(
+                _at(n, i),
+                unknown[0],
+                [str(row[unknown[0]])[:200]] * n,
+                "unknown field (the fields are the canonical PMS columns of docs/formats.md)",
+            )
+    good_rows = [row if isinstance(row, Mapping) else {} for row in rows]
+    columns: dict[str, pa.Array] = {}
+    for name in canonical_columns():
+        values, invalid = _texts([row.get(name) for row in good_rows])
+        if invalid.any():
+            refuse(invalid, name, values.to_pylist(), "must be a string or a number")
+        columns[name] = values
+    # a reversal may name itself by its status only
+    reversal = _mask(pc.equal(columns["claim_status"], "reversed")) & _mask(
+        pc.equal(columns["transaction_code"], "")
+    )
+    if reversal.any():
+        columns["transaction_code"] = pc.if_else(
+            pa.array(reversal), "B2", columns["transaction_code"]
+        )
+    # the day a row was posted is its date of service unless it says otherwise
+    columns["transaction_date"] = pc.if_else(
+        pc.equal(columns["transaction_date"], ""),
+        columns["date_of_service"],
+        columns["transaction_date"],
+    )
+    for name in REQUIRED:
+        empty = _mask(pc.equal(columns[name], ""))
+        if empty.any():
+            refuse(empty, name, [""] * n, "required")
+    ncpdp = columns["pharmacy_ncpdp"]
+    other = _mask(pc.and_(pc.not_equal(ncpdp, ""), pc.not_equal(ncpdp, location.ncpdp_id)))
+    if other.any():
+        refuse(
+            other,
+            "pharmacy_ncpdp",
+            ncpdp.to_pylist(),
+            f"is not this location's NCPDP ID ({location.ncpdp_id})",
+        )
+    columns[LINE] = pa.array(np.arange(n, dtype=np.int64))
+    table = pa.table(columns)
+    if bad.any():
+        table = table.filter(pa.array(~bad))
+    return table, problems
+
+
+def _texts(values: list[object]) -> tuple[pa.Array, np.ndarray]:
+    """JSON values as the text a CSV cell would hold: None is empty, numbers are written in
+    full (a Decimal as it was typed, a float by its shortest repr: never through rounding),
+    True/False are Y/N (the med sync flag). Also the mask of values that are none of these."""
+    try:
+        return pa.array(values, pa.string()).fill_null(""), np.zeros(len(values), dtype=bool)
+    except (pa.ArrowTypeError, pa.ArrowInvalid):
+        pass
+    texts: list[str] = []
+    invalid = np.zeros(len(values), dtype=bool)
+    for i, value in enumerate(values):
+        if value is None:
+            texts.append("")
+        elif isinstance(value, str):
+            texts.append(value)
+        elif isinstance(value, bool):
+            texts.append("Y" if value else "N")
+        elif isinstance(value, int):
+            texts.append(str(value))
+        elif isinstance(value, Decimal):
+            texts.append(format(value, "f") if value.is_finite() else str(value))
+        elif isinstance(value, float):
+            texts.append(format(Decimal(repr(value)), "f"))
+        else:
+            texts.append(str(value)[:200])
+            invalid[i] = True
+    return pa.array(texts, pa.string()), invalid
+
+
+def _at(n: int, i: int) -> np.ndarray:
+    mask = np.zeros(n, dtype=bool)
+    mask[i] = True
+    return mask
+
+
+def _mask(values: Any) -> np.ndarray:
+    return np.asarray(pc.fill_null(values, False).to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _as_item_problem(problem: RowProblem) -> RowProblem:
+    # normalize() names the first of two equal rows by its line; here lines are item indexes
+    reason = problem.reason.replace("duplicate of line ", "duplicate of item ")
+    return RowProblem(problem.line, problem.column, problem.value, reason)
+
+
+def _fill_ids(rows: pa.Table, *, location_id: int) -> dict[int, int]:
+    """Item index -> the id of its fill, for every loaded item (created, updated or already
+    stored as it is): one lookup through the real-world key index."""
+    if rows.num_rows == 0:
+        return {}
+    keys = [rows.column(k).to_pylist() for k in KEY]
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT k.line, f.id FROM unnest(%s::int[], %s::bigint[], %s::int[], %s::date[], "
+            "%s::text[]) AS k(line, rx_number, fill_number, date_of_service, transaction_code) "
+            "JOIN claims_fill f ON f.location_id = %s AND f.rx_number = k.rx_number "
+            "AND f.fill_number = k.fill_number AND f.date_of_service = k.date_of_service "
+            "AND f.transaction_code = k.transaction_code",
+            [rows.column(LINE).to_pylist(), *keys, location_id],
+        )
+        return {int(line): int(fill_id) for line, fill_id in cur.fetchall()}
+
+
+def _items(
+    n: int,
+    problems: list[RowProblem],
+    ids: dict[int, int],
+    created: frozenset[int],
+    updated: frozenset[int],
+) -> list[ItemResult]:
+    errors: dict[int, list[dict[str, str]]] = {}
+    for p in problems:
+        errors.setdefault(p.line, []).append(
+            {"field": p.column, "value": p.value[:200], "reason": p.reason}
+        )
+    items = []
+    for i in range(n):
+        fill_id = ids.get(i)
+        if i in errors or fill_id is None:
+            items.append(ItemResult(i, "rejected", None, errors.get(i, [])))
+        elif fill_id in created:
+            items.append(ItemResult(i, "created", fill_id, []))
+        elif fill_id in updated:
+            items.append(ItemResult(i, "updated", fill_id, []))
+        else:
+            items.append(ItemResult(i, "unchanged", fill_id, []))
+    return items
