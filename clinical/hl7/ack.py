@@ -77,6 +77,7 @@ class AckIssue:
     application_text: str = ""  # ERR-5.2
     diagnostic: str = ""  # ERR-7
     user_message: str = ""  # ERR-8
+    sequence: int = 1  # ERR-2.2: which occurrence of the segment (the 2nd RXA is 2)
 
     @property
     def is_error(self) -> bool:
@@ -306,7 +307,7 @@ def _err(issue: AckIssue) -> str:
     location = ""
     if issue.location:
         name, _, position = issue.location.partition("-")
-        location = f"{name}^1^{position}" if position else name
+        location = f"{name}^{issue.sequence}^{position}" if position else name
     code = f"{issue.code}^{_escape(issue.code_text)}^HL70357" if issue.code else ""
     app = (
         f"{issue.application_code}^{_escape(issue.application_text)}^HL70533"
@@ -335,9 +336,13 @@ def build_ack(
     control_id: str = "",
     sent_at: datetime,
     text: str = "",
+    message_type: str = "ACK^V04^ACK",
+    profile: str = ACK_PROFILE,
 ) -> str:
     """The ACK^V04 a registry answers to `vxu`: the VXU's sender and receiver swapped in MSH,
-    MSA-2 echoing its MSH-10, one ERR per issue. Raises `AckError` when `vxu` has no MSH."""
+    MSA-2 echoing its MSH-10, one ERR per issue. Raises `AckError` when `vxu` has no MSH.
+    `message_type` and `profile` (MSH-9, MSH-21) let an inbound interface answer other
+    messages (ACK^A08^ACK, no profile) the same way."""
     if code not in ACK_CODES:
         raise ValueError(f"acknowledgment code {code!r} is not one of {sorted(ACK_CODES)}")
     msh = read_segments(vxu)[0]
@@ -353,7 +358,7 @@ def build_ack(
         msh[4],
         sent_at.strftime("%Y%m%d%H%M%S%z"),
         "",
-        "ACK^V04^ACK",
+        message_type,
         e(own_id),
         msh[11] or "P",
         "2.5.1",
@@ -365,9 +370,12 @@ def build_ack(
         "",
         "",
         "",
-        ACK_PROFILE,
+        profile,
     ]
-    segments = ["|".join(header), "|".join(["MSA", code, e(acked), e(text)]).rstrip("|")]
+    segments = [
+        "|".join(header).rstrip("|"),
+        "|".join(["MSA", code, e(acked), e(text)]).rstrip("|"),
+    ]
     segments += [_err(i) for i in issues]
     return "\r".join(segments) + "\r"
 
