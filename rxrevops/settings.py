@@ -199,6 +199,7 @@ SPECTACULAR_SETTINGS = {
         "ClaimResultStatusEnum": "reconciliation.models.ClaimResult.Status",
         "CaseStatusEnum": "reconciliation.case_models.ExceptionCase.Status",
         "JobStatusEnum": "rxrevops.models.jobs.Job.Status",
+        "PushItemStatusEnum": "claims.services.fill_push.ITEM_STATUSES",
     },
 }
 
@@ -272,6 +273,8 @@ WORKLISTS_AFTER_IMPORT = env.bool("WORKLISTS_AFTER_IMPORT", default=True)
 RECON_DAYS_TO_PAY = env.int("RECON_DAYS_TO_PAY", default=30)
 # reconcile after each import that changed claims, remittances, fees or costs
 RECONCILE_AFTER_IMPORT = env.bool("RECONCILE_AFTER_IMPORT", default=True)
+# most fills one POST /api/v1/fills/bulk/ takes (more: 413, send them in batches)
+FILL_PUSH_MAX_ITEMS = env.int("FILL_PUSH_MAX_ITEMS", default=5000)
 # refresh the margin rollups the dashboards read after each successful reconciliation run
 ROLLUPS_AFTER_RECONCILE = env.bool("ROLLUPS_AFTER_RECONCILE", default=True)
 # the chain's clinical-service charges (shape of clinical/codes/fees.json); blank: that file

@@ -13,6 +13,7 @@ Bad items are quarantined on the job like bad file rows, with the item's index a
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -26,9 +27,10 @@ from django.contrib.auth.models import User
 from django.db import connection, transaction
 from django.utils import timezone
 
-from claims.ingest.normalize import KEY, normalize
+from claims.ingest.normalize import KEY, MONEY_FIELDS, cents_text, normalize
 from claims.ingest.profiles import REQUIRED, Profile, all_profiles
 from claims.ingest.read import LINE, RowProblem
+from claims.models import Fill
 from claims.services.pms_import import batch_load, stage_csv
 from rxrevops.access import Principal
 from rxrevops.models import Job, Location
@@ -39,6 +41,9 @@ JOB_KIND = "pms"  # a push is a PMS import that arrived by request (see the modu
 # canonical columns the canonical profile does not load: accepted and not stored, like the
 # file import (claim_status only names a reversal that omits its transaction code)
 EXTRA_COLUMNS = ("pharmacy_npi", "claim_status")
+
+
+ITEM_STATUSES = ("created", "updated", "unchanged", "rejected")
 
 
 @dataclass(frozen=True)
@@ -292,3 +297,93 @@ def _items(
         else:
             items.append(ItemResult(i, "unchanged", fill_id, []))
     return items
+
+
+class OriginalNotFound(LookupError):
+    """A reversal names a bill (B1) the store does not have."""
+
+
+# the reversal's amounts a caller may give instead of the original's, negated
+REVERSAL_AMOUNTS = MONEY_FIELDS
+
+
+def fill_reversal_push(
+    *,
+    location: Location,
+    rx_number: int,
+    fill_number: int,
+    date_of_service: dt.date,
+    transaction_date: dt.date,
+    amounts: Mapping[str, object] | None = None,
+    source: str,
+    user: Principal | None = None,
+) -> PushResult:
+    """Reverse a stored bill: push the B2 row a PMS export would carry for it (the original's
+    values, quantity and amounts negated, posted on `transaction_date`; `amounts` replace
+    the negated ones, as the reversal row states them) through `push_fills`, which marks the
+    bill reversed. Raises OriginalNotFound when the store has no such B1: without it there is
+    no patient, drug or plan to write the reversal against. Sending it again is "unchanged"."""
+    bill = (
+        Fill.objects.filter(
+            location=location,
+            rx_number=rx_number,
+            fill_number=fill_number,
+            date_of_service=date_of_service,
+            transaction_code="B1",
+        )
+        .select_related("patient", "drug", "plan", "prescription__prescriber")
+        .first()
+    )
+    if bill is None:
+        raise OriginalNotFound(
+            f"No bill (B1) for Rx {rx_number} fill {fill_number} on {date_of_service} at "
+            f"{location.ncpdp_id}."
+        )
+    row = _reversal_row(bill, transaction_date)
+    row.update({k: v for k, v in (amounts or {}).items() if k in REVERSAL_AMOUNTS})
+    return push_fills(location=location, rows=[row], source=source, user=user)
+
+
+def _reversal_row(bill: Fill, transaction_date: dt.date) -> dict[str, object]:
+    patient, drug, plan = bill.patient, bill.drug, bill.plan
+    prescriber = bill.prescription.prescriber
+    quantity = -bill.quantity
+    return {
+        "rx_number": str(bill.rx_number),
+        "fill_number": str(bill.fill_number),
+        "date_of_service": bill.date_of_service.isoformat(),
+        "transaction_code": "B2",
+        "transaction_date": transaction_date.isoformat(),
+        "patient_id": patient.pms_patient_id,
+        "patient_last_name": patient.last_name,
+        "patient_first_name": patient.first_name,
+        "patient_dob": patient.date_of_birth.isoformat(),
+        "patient_sex": patient.sex,
+        "patient_zip": patient.postal_code,
+        "patient_phone": patient.phone,
+        "med_sync_enrolled": "Y" if patient.med_sync_enrolled else "N",
+        "med_sync_day": "" if patient.med_sync_day is None else str(patient.med_sync_day),
+        "prescriber_npi": prescriber.npi if prescriber else "",
+        "prescriber_name": prescriber.name if prescriber else "",
+        "ndc": drug.ndc,
+        "drug_name": drug.name,
+        "generic_name": drug.generic_name,
+        "brand_generic": "B" if drug.is_brand else "G",
+        # as an export writes it: no trailing zeros (30, not 30.000)
+        "quantity_dispensed": format(quantity.normalize(), "f") if quantity else "0",
+        "days_supply": str(bill.days_supply),
+        "daw_code": bill.daw_code,
+        "bin": plan.bin if plan else "",
+        "pcn": plan.pcn if plan else "",
+        "group_id": plan.group if plan else "",
+        "cardholder_id": bill.cardholder_id,
+        "plan_name": plan.name if plan else "",
+        "usual_and_customary": cents_text(-bill.usual_customary_cents),
+        "ingredient_cost_paid": cents_text(-bill.ingredient_cost_paid_cents),
+        "dispensing_fee_paid": cents_text(-bill.dispensing_fee_paid_cents),
+        "patient_pay_amount": cents_text(-bill.patient_pay_cents),
+        "total_amount_paid": cents_text(-bill.total_paid_cents),
+        "basis_of_reimbursement": bill.basis_of_reimbursement,
+        "acquisition_cost": cents_text(-bill.acquisition_cost_cents),
+        "authorization_number": bill.authorization_number,
+    }
