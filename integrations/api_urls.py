@@ -1,3 +1,7 @@
-from django.urls import URLPattern
+from django.urls import path
 
-urlpatterns: list[URLPattern] = []
+from integrations import api
+
+urlpatterns = [
+    path("hl7/", api.Hl7Receive.as_view(), name="hl7-receive"),
+]

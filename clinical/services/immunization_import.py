@@ -223,6 +223,18 @@ def _matched(
     return matched
 
 
+def immunization_doses_upsert(
+    *, organization_id: int, doses: list[tuple[DoseRow, int, int]]
+) -> tuple[int, int, int]:
+    """Upsert checked doses, each with its (location id, patient id), the way a file's rows
+    are (natural key, registry send and billing for new doses), under the same per-
+    organization lock as the file import; for inbound interfaces (HL7 VXU). Returns
+    (inserted, updated, unchanged). The caller's transaction holds the lock until it ends."""
+    with connection.cursor() as cur:
+        cur.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_LOCK_NAMESPACE, organization_id])
+    return _upsert(organization_id, doses)
+
+
 def _upsert(organization_id: int, doses: list[tuple[DoseRow, int, int]]) -> tuple[int, int, int]:
     """Insert new doses, correct changed ones, leave equal ones alone: (inserted, updated,
     unchanged)."""

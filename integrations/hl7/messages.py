@@ -505,6 +505,18 @@ def read_rds(header: Header, segments: list[Segment]) -> Parsed:
                     "patient_phone": p.phone,
                 }
             )
+            dispense.where.update(
+                {
+                    "patient_id": "PID-3",
+                    "patient_last_name": "PID-5",
+                    "patient_first_name": "PID-5",
+                    "patient_dob": "PID-7",
+                    "patient_sex": "PID-8",
+                    "patient_zip": "PID-11",
+                    "patient_phone": "PID-13",
+                    "pharmacy_ncpdp": "MSH-4",
+                }
+            )
             parsed.dispenses.append(dispense)
     return parsed
 
@@ -638,3 +650,18 @@ def parse_message(text: str) -> Parsed:
     header, segments = read_message(text)
     reader = {"RDS": read_rds, "VXU": read_vxu, "ADT": read_adt}[header.message_type]
     return reader(header, segments)
+
+
+def peek_header(text: str) -> tuple[str, str, str]:
+    """(MSH-4.1, MSH-10, "TYPE^TRIGGER") of whatever arrived, "" for what cannot be read;
+    never raises (used to file and answer a message that cannot be taken)."""
+    body = text.strip("\x0b\x1c\r\n ")
+    first = body.replace("\r\n", "\r").replace("\n", "\r").split("\r", 1)[0]
+    if not first.startswith("MSH") or len(first) < 8:
+        return "", "", ""
+    try:
+        msh = read_segments(first)[0]
+    except AckError:
+        return "", "", ""
+    kind = f"{msh.component(9, 1)}^{msh.component(9, 2)}".strip("^")
+    return msh.component(4)[:200], msh.component(10)[:200], kind[:20]

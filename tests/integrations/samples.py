@@ -53,7 +53,7 @@ def rds(
     ndc: str = "00093-7267-01",
     quantity: str = "60",
     days: str = "30",
-    zcl: str | None = "ZCL|B1|610014|MEDDPRIME|GRP1|CH123|Plan A|25.00|3.10|1.50|5.00|8.00|07|"
+    zcl: str | None = "ZCL|B1|610014|MEDDPRIME|GRP1|CH123|Plan A|25.00|10.00|1.50|3.50|8.00|07|"
     "AUTH1|2.00",
 ) -> str:
     return _join(
