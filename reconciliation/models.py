@@ -8,7 +8,7 @@ read by the remittance pages and, next, the reconciliation engine. Money is inte
 from __future__ import annotations
 
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Func, Q
 
 from rxrevops.querysets import (
     OrganizationOrLocationScopedQuerySet,
@@ -147,6 +147,14 @@ class ClaimPayment(models.Model):
     refs = models.JSONField(default=dict)
     amounts = models.JSONField(default=dict)  # AMT01 -> cents
     balanced = models.BooleanField()
+    # the Rx number CLP01 names, in the formats payers use ("RX0012345-01", "12345/1", ...),
+    # by the database function recon_claim_rx: read by the incremental runs' key closure,
+    # computed once when the payment is written rather than on every run
+    claim_rx = models.GeneratedField(
+        expression=Func(F("claim_ref"), function="recon_claim_rx"),
+        output_field=models.BigIntegerField(null=True),
+        db_persist=True,
+    )
 
     objects = OrganizationOrLocationScopedQuerySet["ClaimPayment"].as_manager()
 
@@ -159,6 +167,12 @@ class ClaimPayment(models.Model):
         indexes = [
             # matching a claim to what was paid for it (issue 6): store + provider claim ref
             models.Index(fields=["location", "claim_ref"], name="claim_payment_store_ref"),
+            # the incremental runs' probe: the payments naming an Rx number and day
+            models.Index(
+                fields=["claim_rx", "service_date"],
+                name="claim_payment_claim_rx_day",
+                condition=Q(service_date__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:

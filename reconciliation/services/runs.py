@@ -285,8 +285,7 @@ def _reconcile(
     _check_balance(payments, plb, out)
     claims = _costs_and_fees(org, claims, "rs_c2" if scope is not None else None)
     results = _result_rows(org, as_of, job, claims, out)
-    before = _scoped_totals() if scope is not None else {}
-    _write(org, job, results, out, payments, scope)
+    before = _write(org, job, results, out, payments, scope)
     # what the run has taken in, and where the rows stand, in the same transaction
     ConsumedImport.objects.bulk_create(
         [ConsumedImport(job_id=imp[0], organization=organization, run=job) for imp in imports],
@@ -653,16 +652,14 @@ _CURRENT = (
 # every claim and payment sharing one of those keys. A payment names its store's claims, or
 # when its payee store is unknown (key store 0) every store's; a claim is named by payments
 # of its store or of no known store. Each probe is a LATERAL index lookup per key: the
-# planner, which cannot cost the CLP01 expression, would hash whole tables instead.
+# planner, which cannot know how few keys the temp tables hold, would hash whole tables.
 _CLOSURE = (
     "INSERT INTO rs_key SELECT DISTINCT f.location_id, f.rx_number, f.date_of_service, {n} "
     "FROM rs_c1 s JOIN claims_fill f ON f.id = s.id WHERE s.r = {n} ON CONFLICT DO NOTHING",
-    # (the Rx number read once per payment: OFFSET 0 keeps the planner from inlining the
-    # expression into the filter, which evaluated the pattern twice)
-    "INSERT INTO rs_key SELECT DISTINCT loc, rx, dos, {n} FROM (SELECT "
-    "coalesce(p.location_id, 0) AS loc, recon_claim_rx(p.claim_ref) AS rx, "
-    "p.service_date AS dos FROM rs_pay s JOIN reconciliation_claimpayment p ON p.id = s.id "
-    "WHERE s.r = {n} AND p.service_date IS NOT NULL OFFSET 0) k WHERE rx IS NOT NULL "
+    # (the payment's Rx number: the stored column claim_rx, recon_claim_rx(CLP01))
+    "INSERT INTO rs_key SELECT DISTINCT coalesce(p.location_id, 0), p.claim_rx, "
+    "p.service_date, {n} FROM rs_pay s JOIN reconciliation_claimpayment p ON p.id = s.id "
+    "WHERE s.r = {n} AND p.service_date IS NOT NULL AND p.claim_rx IS NOT NULL "
     "ON CONFLICT DO NOTHING",
     "INSERT INTO rs_auth SELECT DISTINCT f.authorization_number, {n} FROM rs_c1 s "
     "JOIN claims_fill f ON f.id = s.id WHERE s.r = {n} AND f.authorization_number <> '' "
@@ -682,7 +679,7 @@ _CLOSURE = (
     "FROM claims_fill f WHERE f.authorization_number = a.auth AND f.authorization_number <> '' "
     "AND f.location_id = ANY({locs}) OFFSET 0) x WHERE a.r = {n} ON CONFLICT DO NOTHING",
     "INSERT INTO rs_pay SELECT x.id, {m} FROM rs_key k CROSS JOIN LATERAL (SELECT p.id "
-    "FROM reconciliation_claimpayment p " + _CURRENT + " WHERE recon_claim_rx(p.claim_ref) = k.rx "
+    "FROM reconciliation_claimpayment p " + _CURRENT + " WHERE p.claim_rx = k.rx "
     "AND p.service_date = k.dos AND (k.loc = 0 OR p.location_id IS NULL OR p.location_id = k.loc) "
     "OFFSET 0) x WHERE k.r = {n} ON CONFLICT DO NOTHING",
     "INSERT INTO rs_pay SELECT x.id, {m} FROM rs_auth a CROSS JOIN LATERAL (SELECT p.id "
@@ -933,8 +930,10 @@ def _scoped_inputs(
     )
     plb = _plb_frame(org, "rs_remit")
     fixed_alloc = _copy_frame(
-        "SELECT a.adjustment_id, a.fill_id, a.amount_cents AS cents, a.allocated, p.reason "
-        "FROM reconciliation_plballocation a JOIN rs_c2 s ON s.id = a.fill_id "
+        # from each claim (the planner would read every placement of the organization)
+        "SELECT a.adjustment_id, a.fill_id, a.cents, a.allocated, p.reason FROM rs_c2 s "
+        "CROSS JOIN LATERAL (SELECT a.adjustment_id, a.fill_id, a.amount_cents AS cents, "
+        "a.allocated FROM reconciliation_plballocation a WHERE a.fill_id = s.id OFFSET 0) a "
         "JOIN reconciliation_provideradjustment p ON p.id = a.adjustment_id "
         "WHERE p.remittance_id NOT IN (SELECT id FROM rs_remit)",
         {"adjustment_id": pa.int64(), "fill_id": pa.int64(), "cents": pa.int64(),
@@ -1143,26 +1142,17 @@ def _write(
     out: fast.Frames,
     payments: pd.DataFrame,
     scope: Scope | None,
-) -> None:
+) -> dict[str, int]:
+    """Replace the derived rows the run rebuilt; for an incremental run, what the rows it
+    deleted added up to (the totals are carried forward from them)."""
     org = int(org_id)
+    replaced: dict[str, int] = {}
     with connection.cursor() as cur:
         if scope is None:
             for table in ("unmatchedpayment", "plballocation"):
                 cur.execute(f"DELETE FROM reconciliation_{table} WHERE organization_id = {org}")
         else:
-            cur.execute(
-                "DELETE FROM reconciliation_claimresult WHERE fill_id IN (SELECT id FROM rs_c2)"
-            )
-            for table in ("paymentmatch", "unmatchedpayment"):
-                cur.execute(
-                    f"DELETE FROM reconciliation_{table} WHERE payment_id IN "
-                    "(SELECT id FROM rs_pay UNION ALL SELECT id FROM rs_gone_pay)"
-                )
-            cur.execute(
-                "DELETE FROM reconciliation_plballocation WHERE adjustment_id IN ("
-                "SELECT a.id FROM reconciliation_provideradjustment a JOIN rs_remit x "
-                "ON x.id = a.remittance_id UNION ALL SELECT id FROM rs_gone_plb)"
-            )
+            replaced = _delete_scoped(cur)
     matches = _with_digest(
         out.matches.assign(organization_id=org)[["organization_id", "payment_id", "fill_id", "how"]]
     )
@@ -1201,6 +1191,7 @@ def _write(
             }
         ),
     )
+    return replaced
 
 
 _TOTALS_SQL = """
@@ -1217,13 +1208,14 @@ SELECT
    JOIN reconciliation_remittance r ON r.id = a.remittance_id
    WHERE r.organization_id = %(org)s AND r.superseded_by_id IS NULL)
 """
-_PLB_PARTS_SQL = """
+# PLB placements added up as tied, allocated, carried (no claim) and unplaced
+_PLB_PARTS = """
 SELECT coalesce(sum(amount_cents) FILTER (WHERE fill_id IS NOT NULL AND NOT allocated), 0),
        coalesce(sum(amount_cents) FILTER (WHERE fill_id IS NOT NULL AND allocated), 0),
        coalesce(sum(amount_cents) FILTER (WHERE fill_id IS NULL AND NOT allocated), 0),
        coalesce(sum(amount_cents) FILTER (WHERE fill_id IS NULL AND allocated), 0)
-FROM reconciliation_plballocation WHERE organization_id = %(org)s
 """
+_PLB_PARTS_SQL = _PLB_PARTS + "FROM reconciliation_plballocation WHERE organization_id = %(org)s"
 
 
 def _totals(org_id: int) -> dict[str, int]:
@@ -1265,34 +1257,36 @@ _DELTA_KEYS = (
 )  # fmt: skip
 
 
-def _scoped_totals() -> dict[str, int]:
-    """What the rows an incremental run is about to replace add up to."""
+def _delete_scoped(cur: Any) -> dict[str, int]:
+    """Delete the rows an incremental run replaces, and add up what they held (in the same
+    statements: RETURNING, no second read of them)."""
     out: dict[str, int] = {}
-    with connection.cursor() as cur:
-        cur.execute(
-            "SELECT status, count(*), coalesce(sum(remitted_cents), 0) "
-            "FROM reconciliation_claimresult WHERE fill_id IN (SELECT id FROM rs_c2) "
-            "GROUP BY status"
-        )
-        for status, n, remitted in cur.fetchall():
-            out[f"status_{status}"] = int(n)
-            out["results"] = out.get("results", 0) + int(n)
-            out["matched_cents"] = out.get("matched_cents", 0) + int(remitted)
-        cur.execute(
-            "SELECT count(*), coalesce(sum(paid_cents), 0) FROM reconciliation_unmatchedpayment "
-            "WHERE payment_id IN (SELECT id FROM rs_pay UNION ALL SELECT id FROM rs_gone_pay)"
-        )
-        n, paid = cur.fetchone()
-        out["unmatched_payments"], out["unmatched_cents"] = int(n), int(paid)
-        cur.execute(
-            _PLB_PARTS_SQL.replace(
-                "WHERE organization_id = %(org)s",
-                "WHERE adjustment_id IN (SELECT a.id FROM reconciliation_provideradjustment a "
-                "JOIN rs_remit x ON x.id = a.remittance_id UNION ALL SELECT id FROM rs_gone_plb)",
-            )
-        )
-        parts = ("plb_tied_cents", "plb_allocated_cents", "plb_carried_cents", "plb_unplaced_cents")
-        out.update(zip(parts, (int(v) for v in cur.fetchone()), strict=True))
+    cur.execute(
+        "WITH d AS (DELETE FROM reconciliation_claimresult WHERE fill_id IN "
+        "(SELECT id FROM rs_c2) RETURNING status, remitted_cents) "
+        "SELECT status, count(*), coalesce(sum(remitted_cents), 0) FROM d GROUP BY status"
+    )
+    for status, n, remitted in cur.fetchall():
+        out[f"status_{status}"] = int(n)
+        out["results"] = out.get("results", 0) + int(n)
+        out["matched_cents"] = out.get("matched_cents", 0) + int(remitted)
+    replaced_payments = "(SELECT id FROM rs_pay UNION ALL SELECT id FROM rs_gone_pay)"
+    cur.execute(f"DELETE FROM reconciliation_paymentmatch WHERE payment_id IN {replaced_payments}")
+    cur.execute(
+        "WITH d AS (DELETE FROM reconciliation_unmatchedpayment WHERE payment_id IN "
+        f"{replaced_payments} RETURNING paid_cents) "
+        "SELECT count(*), coalesce(sum(paid_cents), 0) FROM d"
+    )
+    n, paid = cur.fetchone()
+    out["unmatched_payments"], out["unmatched_cents"] = int(n), int(paid)
+    cur.execute(
+        "WITH d AS (DELETE FROM reconciliation_plballocation WHERE adjustment_id IN ("
+        "SELECT a.id FROM reconciliation_provideradjustment a JOIN rs_remit x "
+        "ON x.id = a.remittance_id UNION ALL SELECT id FROM rs_gone_plb) "
+        "RETURNING fill_id, allocated, amount_cents) " + _PLB_PARTS + "FROM d"
+    )
+    parts = ("plb_tied_cents", "plb_allocated_cents", "plb_carried_cents", "plb_unplaced_cents")
+    out.update(zip(parts, (int(v) for v in cur.fetchone()), strict=True))
     return out
 
 
