@@ -2,7 +2,16 @@ from __future__ import annotations
 
 import argparse
 
-from bench import adherence, dashboard_pages, pms_import, recon, recon_db, world, x12_parse
+from bench import (
+    adherence,
+    api_fills,
+    dashboard_pages,
+    pms_import,
+    recon,
+    recon_db,
+    world,
+    x12_parse,
+)
 
 
 def main() -> None:
@@ -17,18 +26,40 @@ def main() -> None:
     )
     parser.add_argument(
         "--only",
-        choices=["world", "pms", "x12", "adherence", "recon", "recon-db", "dashboards"],
+        choices=[
+            "world",
+            "pms",
+            "api-fills",
+            "x12",
+            "adherence",
+            "recon",
+            "recon-db",
+            "dashboards",
+        ],
         help="run one benchmark instead of all of them",
+    )
+    parser.add_argument(
+        "--api-fills-rows",
+        type=int,
+        default=200_000,
+        metavar="N",
+        help="fills the API push benchmark sends (default 200,000)",
     )
     args = parser.parse_args()
     if args.pms_rows < 1:
         parser.error("--pms-rows must be at least 1")
+    if args.api_fills_rows < 1:
+        parser.error("--api-fills-rows must be at least 1")
     if args.only in (None, "world"):
         world.run(include_large=args.large)
     if args.only in (None, "pms"):
         if args.only is None:
             print()
         pms_import.run(rows=args.pms_rows)
+    if args.only in (None, "api-fills"):
+        if args.only is None:
+            print()
+        api_fills.run(rows=args.api_fills_rows)
     if args.only in (None, "x12"):
         if args.only is None:
             print()

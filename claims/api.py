@@ -16,7 +16,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import APIException, NotFound, ParseError
 from rest_framework.fields import get_error_detail
-from rest_framework.parsers import JSONParser
+from rest_framework.parsers import BaseParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -50,15 +50,36 @@ PUSH_ROLES = (Role.OWNER, Role.REVENUE, Role.PHARMACIST)
 PUSH_SOURCE = "api"
 
 
-class ExactJSONParser(JSONParser):
+class ExactJSONParser(BaseParser):
     """JSON with its numbers kept exact: 12.30 arrives as Decimal("12.30"), never through a
-    binary float (money is dollars in the body)."""
+    binary float (money is dollars in the body). Reads at most the view's `max_body_bytes`
+    (default Django's DATA_UPLOAD_MAX_MEMORY_SIZE): a bulk push is larger than Django's
+    default allows, which DRF's own JSON parser would enforce."""
+
+    media_type = "application/json"
 
     def parse(self, stream: Any, media_type: Any = None, parser_context: Any = None) -> Any:
+        view = (parser_context or {}).get("view")
+        limit = int(
+            getattr(view, "max_body_bytes", None) or settings.DATA_UPLOAD_MAX_MEMORY_SIZE or 0
+        )
+        if stream is None:
+            raise ParseError("JSON parse error - the body is empty")
+        body = stream.read(limit + 1) if limit else stream.read()
+        if limit and len(body) > limit:
+            raise BodyTooLarge(
+                f"The request body is larger than this endpoint accepts ({limit} bytes)."
+            )
         try:
-            return json.loads(stream.read(), parse_float=Decimal)
+            return json.loads(body, parse_float=Decimal)
         except ValueError as exc:
             raise ParseError(f"JSON parse error - {exc}") from None
+
+
+class BodyTooLarge(APIException):
+    status_code = 413
+    default_detail = "The request body is too large."
+    default_code = "body_too_large"
 
 
 class TooManyFills(APIException):
