@@ -1,0 +1,168 @@
+"""The MLLP listener: HL7 v2 messages over TCP for one organization, one ACK per message.
+
+An asyncio server reads each connection through the pure `MllpDecoder`; every complete
+frame goes to `hl7_receive` on a thread pool (the ORM is synchronous; one Django database
+connection per pool thread), and its ACK is written back framed before the next frame of
+that connection is handled, so ACKs come back in the order the messages were sent while
+several connections are served at once.
+
+Framing trouble: bytes outside a frame that hold an MSH are answered with an AR built from
+them (the sender can tell which message it was; nothing is stored); other junk ends the
+connection cleanly after the ACKs already due. A client that disconnects mid-message leaves
+nothing behind: the cut frame was never complete, so it was never processed. A connection
+silent for `idle_timeout` seconds is closed. `stop()` (SIGTERM/SIGINT in the command) stops
+accepting, lets every message being processed finish and answer, then closes connections.
+
+Logs carry no PHI: peers, message types, control ids and outcomes only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+
+from django.db import close_old_connections
+
+from integrations.hl7.ack import build_response
+from integrations.hl7.messages import Issue, peek_header
+from integrations.hl7.mllp import Frame, FramingError, MllpDecoder, frame
+from integrations.models import Hl7Message
+from integrations.services.hl7 import hl7_receive
+from rxrevops.models import Organization
+
+log = logging.getLogger("integrations.mllp")
+
+READ_SIZE = 64 * 1024
+
+
+def _receive(organization_id: int, text: str) -> str:
+    """One message, on a pool thread."""
+    close_old_connections()  # a connection the database dropped is replaced, not reused
+    organization = Organization.objects.get(pk=organization_id)
+    _, ack = hl7_receive(organization=organization, text=text, transport=Hl7Message.Transport.MLLP)
+    return ack
+
+
+class MllpListener:
+    def __init__(
+        self,
+        *,
+        organization_id: int,
+        host: str = "127.0.0.1",
+        port: int = 2575,
+        idle_timeout: float = 300.0,
+        workers: int = 8,
+        grace: float = 30.0,
+    ) -> None:
+        self.organization_id = organization_id
+        self.host = host
+        self.port = port
+        self.idle_timeout = idle_timeout
+        self.grace = grace
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mllp")
+        self._server: asyncio.Server | None = None
+        self._connections: set[asyncio.Task[None]] = set()
+        self._busy: set[asyncio.Task[None]] = set()
+        self._stopping = False
+
+    @property
+    def bound_port(self) -> int:
+        """The port actually bound (the one asked for, or the one the OS chose for 0)."""
+        if self._server is None:
+            raise RuntimeError("the listener is not started")
+        port: int = self._server.sockets[0].getsockname()[1]
+        return port
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._handle, self.host, self.port)
+
+    async def stop(self) -> None:
+        """Stop accepting; finish the messages in hand; close every connection."""
+        self._stopping = True
+        if self._server is not None:
+            self._server.close()
+        for task in list(self._connections):
+            if task not in self._busy:
+                task.cancel()  # waiting for bytes: nothing in hand
+        if self._connections:
+            await asyncio.wait(list(self._connections), timeout=self.grace)
+        for task in list(self._connections):
+            task.cancel()
+        self._pool.shutdown(wait=True)
+        log.info("mllp listener stopped")
+
+    async def serve_until_stopped(self, stopped: asyncio.Event) -> None:
+        await self.start()
+        await stopped.wait()
+        await self.stop()
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        if task is None:  # a handler always runs in a task; for the type checker
+            return
+        self._connections.add(task)
+        peer = writer.get_extra_info("peername")
+        log.info("mllp connection from %s", peer)
+        decoder = MllpDecoder()
+        try:
+            while not self._stopping:
+                try:
+                    data = await asyncio.wait_for(reader.read(READ_SIZE), self.idle_timeout)
+                except TimeoutError:
+                    log.info("mllp connection from %s idle, closed", peer)
+                    break
+                if not data:
+                    break
+                self._busy.add(task)
+                try:
+                    keep = await self._answer(decoder.feed(data), writer, peer)
+                finally:
+                    self._busy.discard(task)
+                if not keep:
+                    break
+            for cut in decoder.close():
+                log.warning(
+                    "mllp %s disconnected mid-message (%d bytes dropped)", peer, len(cut.junk)
+                )
+        except (ConnectionError, asyncio.IncompleteReadError):
+            log.info("mllp connection from %s lost", peer)
+        except asyncio.CancelledError:
+            pass
+        finally:
+            self._connections.discard(task)
+            writer.close()
+            with contextlib.suppress(Exception):
+                await writer.wait_closed()
+
+    async def _answer(
+        self, events: list[Frame | FramingError], writer: asyncio.StreamWriter, peer: object
+    ) -> bool:
+        """Answer each event in order; False when the connection should close."""
+        loop = asyncio.get_running_loop()
+        for event in events:
+            if isinstance(event, Frame):
+                text = event.payload.decode("utf-8", errors="replace")
+                ack = await loop.run_in_executor(self._pool, _receive, self.organization_id, text)
+            else:
+                junk = event.junk.decode("utf-8", errors="replace")
+                reason = event.reason
+                _, control_id, kind = peek_header(junk[junk.find("MSH") :] if "MSH" in junk else "")
+                if not control_id:
+                    log.warning("mllp %s framing error (%s): closing", peer, reason)
+                    await writer.drain()
+                    return False
+                log.warning("mllp %s %s %s framing error (%s): AR", peer, kind, control_id, reason)
+                issue = Issue(
+                    f"The message was not framed as MLLP ({reason}); send it as 0x0B message "
+                    "0x1C 0x0D. Nothing from it was stored.",
+                    code="100",
+                )
+                ack = build_response(
+                    junk[junk.find("MSH") :], code="AR", issues=[issue], sent_at=datetime.now(UTC)
+                )
+            writer.write(frame(ack.encode("utf-8")))
+            await writer.drain()
+        return True

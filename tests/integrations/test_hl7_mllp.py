@@ -1,0 +1,198 @@
+"""The MLLP listener as a real process (`manage.py mllp_listen`) on the test database, with
+python-hl7's MLLP client (not our code) sending to it."""
+
+from __future__ import annotations
+
+import os
+import select
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+from django.conf import settings
+from hl7.client import MLLPClient
+
+from claims.models import Fill
+from clinical.models import Immunization
+from integrations.models import Hl7Message
+from tests.integrations.samples import adt, field, fields, rds, vxu
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class Listener:
+    proc: subprocess.Popen[bytes]
+    port: int
+    host: str = "127.0.0.1"
+
+    def client(self) -> MLLPClient:
+        return MLLPClient(self.host, self.port)
+
+
+def _test_database_url() -> str:
+    db = settings.DATABASES["default"]
+    auth = quote(db["USER"] or "")
+    if db.get("PASSWORD"):
+        auth += ":" + quote(db["PASSWORD"])
+    host, port = db["HOST"] or "127.0.0.1", db["PORT"] or 5432
+    return f"postgres://{auth}@{host}:{port}/{db['NAME']}"
+
+
+@pytest.fixture
+def listener(transactional_db: Any, chain: SimpleNamespace) -> Iterator[Listener]:
+    """`manage.py mllp_listen --port 0 --org maple` against the test database; the port is
+    read from its first line."""
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tests.settings",
+        "DATABASE_URL": _test_database_url(),
+        "REDIS_URL": settings.REDIS_URL,
+        "PYTHONPATH": str(ROOT),
+    }
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "manage.py",
+            "mllp_listen",
+            "--port",
+            "0",
+            "--org",
+            chain.org.slug,
+            "--idle-timeout",
+            "20",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    assert proc.stdout is not None
+    ready, _, _ = select.select([proc.stdout], [], [], 60)
+    line = proc.stdout.readline().decode() if ready else ""
+    if "listening on" not in line:
+        proc.kill()
+        raise RuntimeError(f"listener did not start: {line}{proc.stdout.read().decode()}")
+    port = int(line.split(" for ")[0].rsplit(":", 1)[1])
+    try:
+        yield Listener(proc, port)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+
+
+def unframed(ack: bytes) -> str:
+    assert ack.startswith(b"\x0b") and ack.endswith(b"\x1c\r"), ack
+    return ack[1:-2].decode()
+
+
+def test_messages_over_mllp_are_acknowledged_field_by_field(
+    listener: Listener, chain: SimpleNamespace
+) -> None:
+    store, pid = chain.loc_a.ncpdp_id, chain.patient_a.pms_patient_id
+    with listener.client() as client:
+        vxu_ack = unframed(client.send_message(vxu(facility=store, patient_id=pid)))
+        rds_ack = unframed(client.send_message(rds(facility=store, patient_id=pid)))
+        adt_ack = unframed(client.send_message(adt(facility=store, patient_id=pid, last="Moved")))
+        bad_ack = unframed(
+            client.send_message(vxu(facility=store, patient_id=pid, control_id="V2", cvx="999"))
+        )
+        unknown_ack = unframed(client.send_message(adt(facility="9999999", control_id="A9")))
+
+    assert field(vxu_ack, "MSH", 9) == "ACK^V04^ACK"
+    assert field(vxu_ack, "MSH", 5) == "TestPMS"
+    assert field(vxu_ack, "MSH", 6) == store
+    assert field(vxu_ack, "MSH", 12) == "2.5.1"
+    assert field(vxu_ack, "MSA", 1) == "AA", vxu_ack
+    assert field(vxu_ack, "MSA", 2) == "VXU-1"
+    assert field(rds_ack, "MSH", 9) == "ACK^O13^ACK"
+    assert field(rds_ack, "MSA", 1) == "AA", rds_ack
+    assert field(rds_ack, "MSA", 2) == "RDS-1"
+    assert field(adt_ack, "MSH", 9) == "ACK^A08^ACK"
+    assert field(adt_ack, "MSA", 1) == "AA", adt_ack
+    assert field(adt_ack, "MSA", 2) == "ADT-1"
+
+    assert field(bad_ack, "MSA", 1) == "AE"
+    assert field(bad_ack, "MSA", 2) == "V2"
+    err = fields(bad_ack, "ERR")
+    assert err[2] == "RXA^1^5"
+    assert err[3] == "103^Table value not found^HL70357"
+    assert err[4] == "E"
+    assert "CVX 999" in err[8]
+
+    assert field(unknown_ack, "MSA", 1) == "AR"
+    assert fields(unknown_ack, "ERR")[2] == "MSH^1^4"
+
+    assert Immunization.objects.filter(patient=chain.patient_a).count() == 1
+    assert Fill.objects.filter(location=chain.loc_a, rx_number=1000123).count() == 1
+    chain.patient_a.refresh_from_db()
+    assert chain.patient_a.last_name == "Moved"
+    assert set(Hl7Message.objects.values_list("transport", flat=True)) == {"mllp"}
+    assert Hl7Message.objects.count() == 5
+
+
+def test_a_client_that_disconnects_mid_message_leaves_nothing_and_the_next_is_served(
+    listener: Listener, chain: SimpleNamespace
+) -> None:
+    store, pid = chain.loc_a.ncpdp_id, chain.patient_a.pms_patient_id
+    whole = vxu(facility=store, patient_id=pid).encode()
+    with socket.create_connection((listener.host, listener.port)) as sock:
+        sock.sendall(b"\x0b" + whole[: len(whole) // 2])
+    time.sleep(0.3)
+    with listener.client() as client:
+        ack = unframed(client.send_message(adt(facility=store, patient_id=pid)))
+    assert field(ack, "MSA", 1) == "AA"
+    assert not Immunization.objects.exists()
+    assert list(Hl7Message.objects.values_list("message_type", flat=True)) == ["ADT^A08"]
+
+
+def test_an_unframed_message_gets_an_ar_and_a_framed_one_after_it_an_aa(
+    listener: Listener, chain: SimpleNamespace
+) -> None:
+    store = chain.loc_a.ncpdp_id
+    with listener.client() as client:
+        client.socket.sendall(adt(facility=store, control_id="LOOSE").encode())
+        ack = unframed(client.send_message(adt(facility=store, control_id="FRAMED")))
+        if ack.count("MSA|") == 1 and field(ack, "MSA", 2) == "LOOSE":
+            second = unframed(client.socket.recv(4096))
+        else:  # both ACKs arrived in one read
+            first, _, rest = ack.partition("\x1c\r\x0b")
+            ack, second = first, rest
+    assert field(ack, "MSA", 1) == "AR"
+    assert field(ack, "MSA", 2) == "LOOSE"
+    assert fields(ack, "ERR")[3].startswith("100^")
+    assert field(second, "MSA", 1) == "AA"
+    assert field(second, "MSA", 2) == "FRAMED"
+    assert list(Hl7Message.objects.values_list("control_id", flat=True)) == ["FRAMED"]
+
+
+def test_junk_that_is_no_message_closes_the_connection_and_the_listener_keeps_serving(
+    listener: Listener, chain: SimpleNamespace
+) -> None:
+    with socket.create_connection((listener.host, listener.port)) as sock:
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        sock.settimeout(10)
+        assert sock.recv(4096) == b""  # closed, nothing answered
+    with listener.client() as client:
+        ack = unframed(client.send_message(adt(facility=chain.loc_a.ncpdp_id)))
+    assert field(ack, "MSA", 1) == "AA"
+
+
+def test_sigterm_stops_the_listener_cleanly(listener: Listener) -> None:
+    os.killpg(listener.proc.pid, signal.SIGTERM)
+    assert listener.proc.wait(timeout=30) == 0
