@@ -97,7 +97,8 @@ def listener(transactional_db: Any, chain: SimpleNamespace) -> Iterator[Listener
 
 
 def unframed(ack: bytes) -> str:
-    assert ack.startswith(b"\x0b") and ack.endswith(b"\x1c\r"), ack
+    assert ack.startswith(b"\x0b"), ack
+    assert ack.endswith(b"\x1c\r"), ack
     return ack[1:-2].decode()
 
 
