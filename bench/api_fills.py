@@ -9,6 +9,8 @@ Issue 10, Performance (">= 20,000 fills/s through POST /api/v1/fills/bulk/"). On
   location, with a token limited to it (scope claims:write): from the first request sent to
   the last answer read, every answer checked (200, per-item results, counts);
 - the same bodies again (every fill unchanged: read, normalized, hashed, compared);
+- the same bodies by CLIENTS clients at once (a PMS sending batches in parallel), into
+  another fresh location;
 - the push service alone, in this process (`json.loads` of each body + `push_fills`), into
   another fresh location: the push without HTTP, DRF and the answer's JSON;
 - raw `COPY` of the same normalized rows into an unindexed table (the physical limit, as
@@ -52,6 +54,7 @@ ORG_SLUG = "bench-api-fills"
 RUN_NCPDP_PREFIX = "97"
 BATCH = 5_000
 WORKERS = 2
+CLIENTS = 2  # the concurrent pass: as many clients as workers
 TARGET_FILLS_S = 20_000
 
 
@@ -195,32 +198,55 @@ def _auth(key: str) -> dict[str, str]:
 
 
 def _push_over_http(
-    base: str, key: str, bodies: list[bytes]
+    base: str, key: str, bodies: list[bytes], *, clients: int = 1
 ) -> tuple[float, dict[str, int], list[float]]:
-    """Every body POSTed in turn; (seconds, summed counts, per-request seconds)."""
+    """Every body POSTed, by `clients` clients at once (each its own keep-alive session,
+    taking the next body when its answer is in); (seconds, summed counts, per-request
+    seconds)."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
     import requests
 
     totals = {"read": 0, "created": 0, "updated": 0, "unchanged": 0, "rejected": 0}
     latencies: list[float] = []
     headers = {**_auth(key), "Content-Type": "application/json"}
-    with requests.Session() as session:
-        # warm both workers' connections and imports without writing anything
-        for _ in range(WORKERS * 2):
-            session.get(f"{base}/api/v1/me/", headers=_auth(key), timeout=30)
-        started = time.perf_counter()
-        for body in bodies:
-            sent = time.perf_counter()
-            response = session.post(
-                f"{base}/api/v1/fills/bulk/", data=body, headers=headers, timeout=300
-            )
-            latencies.append(time.perf_counter() - sent)
-            if response.status_code != 200:
-                raise RuntimeError(f"push answered {response.status_code}: {response.text[:500]}")
-            answer = response.json()
-            if len(answer["items"]) != answer["counts"]["read"]:
-                raise RuntimeError("an answer without a result per item")
+    local = threading.local()
+    lock = threading.Lock()
+
+    def session() -> requests.Session:
+        if not hasattr(local, "session"):
+            local.session = requests.Session()
+        s: requests.Session = local.session
+        return s
+
+    def send(body: bytes) -> None:
+        sent = time.perf_counter()
+        response = session().post(
+            f"{base}/api/v1/fills/bulk/", data=body, headers=headers, timeout=300
+        )
+        took = time.perf_counter() - sent
+        if response.status_code != 200:
+            raise RuntimeError(f"push answered {response.status_code}: {response.text[:500]}")
+        answer = response.json()
+        if len(answer["items"]) != answer["counts"]["read"]:
+            raise RuntimeError("an answer without a result per item")
+        with lock:
+            latencies.append(took)
             for k in totals:
                 totals[k] += int(answer["counts"][k])
+
+    with ThreadPoolExecutor(max_workers=clients) as pool:
+        # warm every worker's connection and imports without writing anything
+        warm = [
+            pool.submit(lambda: session().get(f"{base}/api/v1/me/", headers=_auth(key)))
+            for _ in range(WORKERS * 2)
+        ]
+        for w in warm:
+            w.result()
+        started = time.perf_counter()
+        for done in [pool.submit(send, body) for body in bodies]:
+            done.result()
         seconds = time.perf_counter() - started
     return seconds, totals, latencies
 
@@ -254,8 +280,12 @@ def run(*, rows: int) -> None:
     _clear_earlier_runs(org)
     http_loc = _location(org, 1, "Bench: pushed over HTTP")
     service_loc = _location(org, 2, "Bench: pushed in process")
+    parallel_loc = _location(org, 3, f"Bench: pushed over HTTP by {CLIENTS} clients")
     key = api_token_create(
         organization=org, name="bench push", scopes=["claims:write"], locations=[http_loc]
+    ).key
+    parallel_key = api_token_create(
+        organization=org, name="bench push 2", scopes=["claims:write"], locations=[parallel_loc]
     ).key
 
     port = _free_port()
@@ -271,7 +301,11 @@ def run(*, rows: int) -> None:
         http_s, http_counts, latencies = _push_over_http(base, key, bodies)
         print(f"  first push {http_s:.1f} s; again ...", flush=True)
         again_s, again_counts, again_latencies = _push_over_http(base, key, bodies)
-        print(f"  {again_s:.1f} s", flush=True)
+        print(f"  {again_s:.1f} s; {CLIENTS} clients at once into another location ...", flush=True)
+        par_s, par_counts, par_latencies = _push_over_http(
+            base, parallel_key, bodies, clients=CLIENTS
+        )
+        print(f"  {par_s:.1f} s", flush=True)
     finally:
         _stop(server)
     print("the push service in process ...", flush=True)
@@ -293,6 +327,7 @@ def run(*, rows: int) -> None:
     )
     print(f"  first push:  {_counts(http_counts)}")
     print(f"  again:       {_counts(again_counts)}")
+    print(f"  {CLIENTS} clients:   {_counts(par_counts)}")
     print(f"  in process:  {_counts(service_counts)}")
     print()
     print_table(
@@ -318,6 +353,18 @@ def run(*, rows: int) -> None:
             (
                 "  per request (median)",
                 f"{statistics.median(again_latencies) * 1000:,.0f} ms",
+                "",
+                "",
+            ),
+            (
+                f"bulk push over HTTP, {CLIENTS} clients at once",
+                f"{par_s:.1f} s  {n / par_s:,.0f} fills/s",
+                f">= {TARGET_FILLS_S:,} fills/s",
+                met(n / par_s >= TARGET_FILLS_S),
+            ),
+            (
+                "  per request (median)",
+                f"{statistics.median(par_latencies) * 1000:,.0f} ms",
                 "",
                 "",
             ),

@@ -257,20 +257,32 @@ def _as_item_problem(problem: RowProblem) -> RowProblem:
 
 def _fill_ids(rows: pa.Table, *, location_id: int) -> dict[int, int]:
     """Item index -> the id of its fill, for every loaded item (created, updated or already
-    stored as it is): one lookup through the real-world key index."""
+    stored as it is): one lookup through the real-world key index. The keys travel as one
+    text (written by Arrow, split by Postgres): binding five arrays of 5,000 Python values
+    costs more than the lookup."""
     if rows.num_rows == 0:
         return {}
-    keys = [rows.column(k).to_pylist() for k in KEY]
+    keys = pc.binary_join_element_wise(
+        *(pc.cast(rows.column(name), pa.string()) for name in (LINE, *KEY)), ","
+    )
     with connection.cursor() as cur:
         cur.execute(
-            "SELECT k.line, f.id FROM unnest(%s::int[], %s::bigint[], %s::int[], %s::date[], "
-            "%s::text[]) AS k(line, rx_number, fill_number, date_of_service, transaction_code) "
-            "JOIN claims_fill f ON f.location_id = %s AND f.rx_number = k.rx_number "
-            "AND f.fill_number = k.fill_number AND f.date_of_service = k.date_of_service "
-            "AND f.transaction_code = k.transaction_code",
-            [rows.column(LINE).to_pylist(), *keys, location_id],
+            # one probe of the real-world key index per item (a join would hash every fill
+            # of the store when its statistics lag behind a growing store)
+            "SELECT k.line, (SELECT f.id FROM claims_fill f WHERE f.location_id = %s"
+            " AND f.rx_number = k.rx_number AND f.fill_number = k.fill_number"
+            " AND f.date_of_service = k.date_of_service"
+            " AND f.transaction_code = k.transaction_code) FROM ("
+            "  SELECT split_part(t, ',', 1)::int AS line,"
+            "    split_part(t, ',', 2)::bigint AS rx_number,"
+            "    split_part(t, ',', 3)::int AS fill_number,"
+            "    split_part(t, ',', 4)::date AS date_of_service,"
+            "    split_part(t, ',', 5) AS transaction_code"
+            "  FROM string_to_table(%s, E'\\n') AS t"
+            ") k",
+            [location_id, "\n".join(keys.to_pylist())],
         )
-        return {int(line): int(fill_id) for line, fill_id in cur.fetchall()}
+        return {line: fill_id for line, fill_id in cur.fetchall() if fill_id is not None}
 
 
 def _items(
