@@ -1,0 +1,83 @@
+"""patient_upsert: a pushed patient is created once per store and PMS number, then updated
+field by field; what cannot be stored is refused naming the field."""
+
+from __future__ import annotations
+
+import datetime as dt
+from types import SimpleNamespace
+
+import pytest
+from django.core.exceptions import ValidationError
+
+from claims.models import Patient
+from claims.services.patients import patient_upsert
+
+
+def test_a_patient_is_created_then_updated_only_in_the_fields_given(chain: SimpleNamespace) -> None:
+    patient, created = patient_upsert(
+        location=chain.loc_a,
+        data={
+            "pms_patient_id": "77",
+            "first_name": "Synthia",
+            "last_name": "Testperson",
+            "date_of_birth": "1961-07-04",
+            "med_sync_enrolled": "Y",
+            "med_sync_day": "9",
+        },
+    )
+    assert created
+    assert patient.date_of_birth == dt.date(1961, 7, 4)
+    assert (patient.med_sync_enrolled, patient.med_sync_day) == (True, 9)
+    again, created = patient_upsert(
+        location=chain.loc_a, data={"pms_patient_id": "77", "phone": "2175550199"}
+    )
+    assert not created
+    assert again.pk == patient.pk
+    again.refresh_from_db()
+    assert (again.first_name, again.phone, again.med_sync_day) == ("Synthia", "2175550199", 9)
+
+
+def test_the_same_pms_number_at_another_store_is_another_patient(chain: SimpleNamespace) -> None:
+    data = {
+        "pms_patient_id": "77",
+        "first_name": "A",
+        "last_name": "B",
+        "date_of_birth": dt.date(1970, 1, 1),
+    }
+    a, _ = patient_upsert(location=chain.loc_a, data=data)
+    b, created = patient_upsert(location=chain.loc_b, data=data)
+    assert created
+    assert a.pk != b.pk
+    assert Patient.objects.filter(pms_patient_id="77").count() == 2
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("date_of_birth", "1961-02-30"),
+        ("med_sync_day", "40"),
+        ("med_sync_enrolled", "maybe"),
+        ("sex", "X"),
+        ("nickname", "Syn"),
+    ],
+)
+def test_a_value_that_cannot_be_stored_is_refused_naming_its_field(
+    chain: SimpleNamespace, field: str, value: str
+) -> None:
+    data = {
+        "pms_patient_id": "78",
+        "first_name": "A",
+        "last_name": "B",
+        "date_of_birth": "1961-02-03",
+        field: value,
+    }
+    with pytest.raises(ValidationError) as refused:
+        patient_upsert(location=chain.loc_a, data=data)
+    assert field in refused.value.message_dict
+    assert not Patient.objects.filter(pms_patient_id="78").exists()
+
+
+def test_a_new_patient_needs_names_and_birth_date(chain: SimpleNamespace) -> None:
+    with pytest.raises(ValidationError) as refused:
+        patient_upsert(location=chain.loc_a, data={"pms_patient_id": "79", "first_name": "A"})
+    assert set(refused.value.message_dict) == {"last_name", "date_of_birth"}
