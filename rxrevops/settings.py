@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "dashboards",
     "integrations",
     "demo",
+    "webhooks",
 ]
 
 MIDDLEWARE = [
@@ -261,6 +262,12 @@ CELERY_BEAT_SCHEDULE = {
     "registry-send-due": {
         "task": "clinical.tasks.registry_send_due",
         "schedule": 60.0,
+    # webhook deliveries a lost task message or a restarted worker left waiting
+    "webhooks-send-due": {
+        "task": "webhooks.tasks.webhooks_send_due",
+        "schedule": 60.0,
+        "options": {"expires": 55},
+    },
         "options": {"expires": 55},
     },
 }
@@ -294,3 +301,9 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
 }
+# outbound webhooks: seconds a receiver has to answer, attempts before giving up (retries
+# wait 30 s, 1 min, 2 min, ... at most 6 h), and whether a URL may point at a loopback or
+# private address (only for a receiver on the same machine or network, e.g. in tests)
+WEBHOOK_TIMEOUT_SECONDS = env.int("WEBHOOK_TIMEOUT_SECONDS", default=10)
+WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=8)
+WEBHOOK_ALLOW_PRIVATE_TARGETS = env.bool("WEBHOOK_ALLOW_PRIVATE_TARGETS", default=False)

@@ -36,6 +36,7 @@ urlpatterns = [
     path("settings/tokens/<int:token_id>/revoke/", views.token_revoke, name="token_revoke"),
     path("patients/", include("claims.urls")),
     path("imports/", include("claims.import_urls")),
+    path("settings/tokens/", include("webhooks.urls")),
     path("claims/", include("claims.claim_urls")),
     path("dashboards/", include("dashboards.urls")),
     path("reconciliation/", include("reconciliation.urls")),

@@ -20,3 +20,5 @@ WORKLISTS_AFTER_IMPORT = False
 RECONCILE_AFTER_IMPORT = False
 # nor a margin rollup refresh racing the tests that reconcile (the rollup tests turn it on)
 ROLLUPS_AFTER_RECONCILE = False
+# the webhook tests' receiver listens on loopback
+WEBHOOK_ALLOW_PRIVATE_TARGETS = True

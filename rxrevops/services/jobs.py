@@ -35,6 +35,8 @@ _LOCK_NAMESPACE = 7201
 # Sent after a job succeeds and its row is committed (kwargs: job). Apps above the platform
 # use it to chain work, e.g. adherence rebuilds worklists after a PMS import.
 job_succeeded = Signal()
+# Sent after a job is failed and the row committed (kwargs: job): webhooks report it.
+job_failed = Signal()
 
 
 class JobFailed(Exception):
@@ -229,6 +231,7 @@ def job_fail(*, job: Job, message: str, errors: list[dict[str, Any]] | None = No
     job.error_count = len(errors)
     job.finished_at = timezone.now()
     job.save(update_fields=["status", "message", "errors", "error_count", "finished_at"])
+    transaction.on_commit(lambda: job_failed.send(sender=Job, job=job))
     return job
 
 
