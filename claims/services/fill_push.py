@@ -14,6 +14,7 @@ Bad items are quarantined on the job like bad file rows, with the item's index a
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -31,7 +32,7 @@ from claims.ingest.normalize import KEY, MONEY_FIELDS, cents_text, normalize
 from claims.ingest.profiles import REQUIRED, Profile, all_profiles
 from claims.ingest.read import LINE, RowProblem
 from claims.models import Fill
-from claims.services.pms_import import batch_load, stage_csv
+from claims.services.pms_import import ANALYZE_MIN_ROWS, batch_load, stage_csv
 from rxrevops.access import Principal
 from rxrevops.models import Job, Location
 from rxrevops.services.imports import quarantine_record
@@ -137,7 +138,42 @@ def push_fills(
             },
         )
         Job.objects.filter(pk=job.pk).update(progress_total=len(rows))
+    if counts["created"]:
+        statistics_keep_up(location_id=location.pk)
     return PushResult(job=job, items=items, counts=counts)
+
+
+STATISTICS_TABLES = ("claims_patient", "claims_prescription", "claims_fill")
+
+
+def statistics_keep_up(*, location_id: int) -> bool:
+    """ANALYZE the claims tables when the fills written since their last ANALYZE outnumber
+    what the planner believes the store holds: it may have doubled (the file import's rule,
+    kept per job there; a push is one small batch, so the database's own counter is asked).
+    With a store's size underestimated, the upsert hashes all of its fills for every batch
+    (measured: 215 ms instead of 7 ms to compare 5,000 pushed fills with a 240,000-fill
+    store). Outside the push's transaction: ANALYZE's lock would serialize pushes. Returns
+    whether it analyzed."""
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT n_mod_since_analyze FROM pg_stat_user_tables "
+            "WHERE relid = 'claims_fill'::regclass"
+        )
+        found = cur.fetchone()
+        changed = int(found[0]) if found else 0
+        if changed < ANALYZE_MIN_ROWS:
+            return False
+        cur.execute(
+            "EXPLAIN (FORMAT JSON) SELECT 1 FROM claims_fill WHERE location_id = %s", [location_id]
+        )
+        plan = cur.fetchone()[0]
+        if isinstance(plan, str):
+            plan = json.loads(plan)
+        if changed <= int(plan[0]["Plan"]["Plan Rows"]):
+            return False
+        for table in STATISTICS_TABLES:
+            cur.execute(f"ANALYZE {table}")
+    return True
 
 
 def items_table(
