@@ -19,6 +19,7 @@ from adherence.models import MeasureRate, MeasureResult, Outreach, WorklistItem
 from adherence.pdc import MEASURED
 from adherence.selectors import outreach_for_item
 from claims.models import Patient
+from rxrevops.api.strict import StrictInputMixin
 
 NCPDP_HELP = "NCPDP ID of one of your stores"
 
@@ -274,6 +275,6 @@ class WorklistItemDetailSerializer(WorklistItemSerializer):
         return OutreachSerializer(outreach_for_item(obj), many=True).data
 
 
-class OutreachCreateSerializer(serializers.Serializer[Any]):
+class OutreachCreateSerializer(StrictInputMixin, serializers.Serializer[Any]):
     outcome = serializers.ChoiceField(choices=Outreach.Outcome.choices)
     note = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")

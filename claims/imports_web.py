@@ -32,8 +32,10 @@ from rxrevops.access import (
     organization_list_for_user,
     roles_for_user,
 )
+from rxrevops.api.middleware import UPLOAD_BODY_BYTES
 from rxrevops.api.permissions import ScopeOrRole
 from rxrevops.api.serializers import JobSerializer
+from rxrevops.api.strict import StrictInputMixin
 from rxrevops.models import Job, Location, Organization, Role, Scope
 from rxrevops.selectors.jobs import import_job_list_for_user, job_get_for_user, quarantine_for_job
 from rxrevops.services.imports import IMPORT_KINDS, ImportKind, UploadRefused
@@ -184,7 +186,7 @@ def _errors_csv(job: Job) -> HttpResponse:
     return response
 
 
-class ImportCreateSerializer(serializers.Serializer[Any]):
+class ImportCreateSerializer(StrictInputMixin, serializers.Serializer[Any]):
     kind = serializers.ChoiceField(choices=())  # the registered import kinds
     location = serializers.CharField(
         required=False, help_text="NCPDP ID of the store (kind=pms; an 835 names its payees)"
@@ -222,6 +224,7 @@ class ImportCreate(APIView):
         return {"POST": sorted({k.scope for k in IMPORT_KINDS.values()})}
 
     parser_classes = [MultiPartParser, FormParser]
+    max_body_bytes = UPLOAD_BODY_BYTES  # the file's own limit, not the API's default
 
     @extend_schema(request=ImportCreateSerializer, responses={202: JobSerializer})
     def post(self, request: Request) -> Response:

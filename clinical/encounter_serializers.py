@@ -9,6 +9,7 @@ from rest_framework import serializers
 from adherence.serializers import LocationQuery
 from clinical.models import Encounter, EncounterMedication, EncounterProblem
 from clinical.services.encounters import DRAFT_FIELDS, MEDICATION_FIELDS, PROBLEM_FIELDS
+from rxrevops.api.strict import StrictInputMixin
 
 
 class EncounterQuery(LocationQuery):
@@ -17,13 +18,13 @@ class EncounterQuery(LocationQuery):
     since = serializers.DateField(required=False, help_text="held on or after this day")
 
 
-class MedicationSerializer(serializers.ModelSerializer[EncounterMedication]):
+class MedicationSerializer(StrictInputMixin, serializers.ModelSerializer[EncounterMedication]):
     class Meta:
         model = EncounterMedication
         fields = list(MEDICATION_FIELDS)
 
 
-class ProblemSerializer(serializers.ModelSerializer[EncounterProblem]):
+class ProblemSerializer(StrictInputMixin, serializers.ModelSerializer[EncounterProblem]):
     reason_code = serializers.CharField(max_length=2, help_text="NCPDP 439-E4, e.g. SE")
     service_code = serializers.CharField(
         max_length=2, required=False, default="", help_text="NCPDP 440-E5, e.g. M0"
@@ -75,7 +76,7 @@ class EncounterSerializer(serializers.ModelSerializer[Encounter]):
         return claim.billed_cents if claim else None
 
 
-class EncounterCreateSerializer(serializers.Serializer[Any]):
+class EncounterCreateSerializer(StrictInputMixin, serializers.Serializer[Any]):
     patient = serializers.IntegerField(min_value=1, help_text="patient id (one of your stores')")
     kind = serializers.ChoiceField(choices=Encounter.Kind.choices, default=Encounter.Kind.CMR)
     worklist_item = serializers.IntegerField(

@@ -13,6 +13,7 @@ from rest_framework import serializers
 
 from adherence.serializers import LocationQuery
 from clinical.models import Immunization
+from rxrevops.api.strict import StrictInputMixin
 
 
 class ImmunizationQuery(LocationQuery):
@@ -57,7 +58,7 @@ class ImmunizationSerializer(serializers.ModelSerializer[Immunization]):
         read_only_fields = fields
 
 
-class ImmunizationCreateSerializer(serializers.Serializer[Any]):
+class ImmunizationCreateSerializer(StrictInputMixin, serializers.Serializer[Any]):
     patient = serializers.IntegerField(min_value=1, help_text="patient id (one of your stores')")
     administered_on = serializers.DateField()
     cvx = serializers.CharField(max_length=4, help_text="CDC CVX code, e.g. 150")

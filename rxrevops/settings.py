@@ -7,6 +7,7 @@ setting that `manage.py check --deploy` asks for. `.env.example` documents each 
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import django_stubs_ext
@@ -67,7 +68,11 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # /api/: refuse an oversized body before anything reads it
+    "rxrevops.api.middleware.ApiBodyLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # /api/: ETag on GET answers, 304 for a matching If-None-Match
+    "rxrevops.api.middleware.ApiConditionalGetMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -75,6 +80,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # /api/ POSTs with Idempotency-Key: after authentication (a key belongs to its caller)
+    "rxrevops.api.middleware.IdempotencyMiddleware",
 ]
 
 ROOT_URLCONF = "rxrevops.urls"
@@ -104,6 +111,15 @@ DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
+# the shared cache (API rate-limit counters) is the same Redis: every web process must see
+# one count per token
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "rxrevops",
+    }
+}
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -175,11 +191,26 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "rxrevops.api.schema.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rxrevops.api.pagination.Cursor",
     "PAGE_SIZE": 100,
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    # every error an RFC 9457 problem (rxrevops.api.problems)
+    "EXCEPTION_HANDLER": "rxrevops.api.problems.exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": ["rxrevops.api.throttling.PrincipalRateThrottle"],
 }
+# requests per API token (or signed-in user) per period: N/second, N/minute, N/hour, N/day
+API_RATE_LIMIT = env.str("API_RATE_LIMIT", default="600/minute")
+if not re.fullmatch(r"\d+/(s|sec|second|m|min|minute|h|hour|d|day)", API_RATE_LIMIT):
+    raise environ.ImproperlyConfigured(
+        f"API_RATE_LIMIT must look like 600/minute (N/second|minute|hour|day), "
+        f"not {API_RATE_LIMIT!r}"
+    )
+# largest request body an API endpoint reads; the import upload allows its file limit
+# (512 MB) instead. Larger: 413 before the body is read.
+API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=5 * 1024 * 1024)
+# how long a POST's Idempotency-Key and its stored answer are kept
+IDEMPOTENCY_KEY_TTL_HOURS = env.int("IDEMPOTENCY_KEY_TTL_HOURS", default=24)
 SPECTACULAR_SETTINGS = {
     "TITLE": "RxRevOps API",
     "DESCRIPTION": (
@@ -252,6 +283,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "dashboards.tasks.rollups_nightly",
         "schedule": crontab(hour=4, minute=45),
         "options": {"expires": 3600},
+    },
+    "idempotency-keys-purge": {
+        "task": "rxrevops.tasks.idempotency_keys_purge",
+        "schedule": crontab(minute=20),
+        "options": {"expires": 3000},
     },
     "beat-heartbeat": {
         "task": "rxrevops.tasks.beat_heartbeat",

@@ -6,7 +6,7 @@ from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
 from rxrevops import health
-from rxrevops.services import jobs
+from rxrevops.services import idempotency, jobs
 
 
 @shared_task(
@@ -27,3 +27,8 @@ def jobs_requeue_stalled() -> list[int]:
 @shared_task
 def beat_heartbeat() -> None:
     health.beat_heartbeat_record()
+
+
+@shared_task
+def idempotency_keys_purge() -> int:
+    return idempotency.idempotency_purge_expired()

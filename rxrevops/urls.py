@@ -1,9 +1,11 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import URLPattern, URLResolver, include, path
+from django.views import defaults
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from rxrevops import views
+from rxrevops.api import problems
 from rxrevops.api import views as api
 
 api_v1: list[URLPattern | URLResolver] = [
@@ -48,3 +50,14 @@ urlpatterns = [
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api_redoc"),
     path("admin/", admin.site.urls),
 ]
+
+# Under /api/ an unknown URL or a crash answers a problem (application/problem+json) like
+# every other API error; elsewhere Django's pages.
+handler400 = problems.api_or_default(
+    400, "The request could not be understood.", defaults.bad_request
+)
+handler403 = problems.api_or_default(403, "Permission denied.", defaults.permission_denied)
+handler404 = problems.api_or_default(404, "No API endpoint at this URL.", defaults.page_not_found)
+handler500 = problems.api_or_default(
+    500, "The server failed to answer this request; the error is logged.", defaults.server_error
+)

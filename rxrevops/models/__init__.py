@@ -1,4 +1,5 @@
 from rxrevops.models.audit import AuditEvent
+from rxrevops.models.idempotency import IdempotencyRecord
 from rxrevops.models.imports import ImportFile, QuarantinedRow
 from rxrevops.models.jobs import Job
 from rxrevops.models.tenancy import Location, Membership, Organization, Role
@@ -7,6 +8,7 @@ from rxrevops.models.tokens import ApiToken, Scope
 __all__ = [
     "ApiToken",
     "AuditEvent",
+    "IdempotencyRecord",
     "ImportFile",
     "Job",
     "Location",

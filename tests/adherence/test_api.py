@@ -11,6 +11,7 @@ import pytest
 from adherence.models import Outreach, WorklistItem
 from rxrevops.models import AuditEvent
 from rxrevops.services.tokens import api_token_create
+from tests.support.problems import errors_by_field
 
 ON = "date=2026-11-23"
 READ_URLS = [
@@ -249,12 +250,12 @@ def test_an_unknown_outcome_is_refused_naming_the_field(
     url = f"/api/v1/worklists/items/{item.pk}/outreach/"
     response = client.post(url, {"outcome": "left_voicemail"}, format="json")
     assert response.status_code == 400
-    assert list(response.json()) == ["outcome"]
-    assert "left_voicemail" in response.json()["outcome"][0]
+    assert list(errors_by_field(response)) == ["outcome"]
+    assert "left_voicemail" in errors_by_field(response)["outcome"][0]
     missing = client.post(url, {"note": "no outcome"}, format="json")
-    assert (missing.status_code, list(missing.json())) == (400, ["outcome"])
+    assert (missing.status_code, list(errors_by_field(missing))) == (400, ["outcome"])
     too_long = client.post(url, {"outcome": "declined", "note": "x" * 501}, format="json")
-    assert (too_long.status_code, list(too_long.json())) == (400, ["note"])
+    assert (too_long.status_code, list(errors_by_field(too_long))) == (400, ["note"])
     item.refresh_from_db()
     assert (item.status, item.attempts) == ("open", 0)
     assert not Outreach.objects.exists()
@@ -327,7 +328,7 @@ def test_bad_pdc_parameters_are_refused_naming_the_parameter(
 ) -> None:
     response = api_login(worklist_chain.owner).get(f"/api/v1/adherence/pdc/?{query}")
     assert response.status_code == 400
-    assert list(response.json()) == [field]
+    assert list(errors_by_field(response)) == [field]
 
 
 @pytest.mark.parametrize(
@@ -344,7 +345,7 @@ def test_bad_list_parameters_are_refused(
 ) -> None:
     response = api_login(worklist_chain.owner).get(url)
     assert response.status_code == 400
-    assert len(response.json()) == 1
+    assert len(errors_by_field(response)) == 1
 
 
 def test_rates_give_store_as_statin_rate_at_the_build_date(

@@ -11,6 +11,7 @@ import pytest
 from clinical.models import ClinicalClaim, Encounter
 from rxrevops.services.tokens import api_token_create
 from tests.support.adherence_world import AS_OF
+from tests.support.problems import errors_by_field
 
 pytestmark = pytest.mark.django_db
 URL = "/api/v1/mtm/encounters/"
@@ -78,15 +79,15 @@ def test_a_push_that_cannot_be_signed_names_the_fields_and_writes_nothing(
     client = api_login(token=_token(chain, "clinical:write"))
     resp = client.post(URL, cmr(chain.at_risk, minutes=0, assessment=""), format="json")
     assert resp.status_code == 400
-    assert set(resp.json()) >= {"minutes", "assessment"}
+    assert set(errors_by_field(resp)) >= {"minutes", "assessment"}
     bad_code = cmr(chain.at_risk)
     bad_code["problems"][0]["reason_code"] = "QQ"
     resp = client.post(URL, bad_code, format="json")
     assert resp.status_code == 400
-    assert "problems[0].reason_code" in resp.json()
+    assert "problems.0.reason_code" in errors_by_field(resp)
     missing = client.post(URL, {"kind": "cmr"}, format="json")
     assert missing.status_code == 400
-    assert "patient" in missing.json()
+    assert "patient" in errors_by_field(missing)
     assert not Encounter.objects.exists()
     assert not ClinicalClaim.objects.exists()
 
@@ -101,7 +102,7 @@ def test_a_draft_push_refuses_to_write_over_an_open_draft(
     assert first.json()["status"] == "draft"
     again = client.post(URL, cmr(chain.at_risk), format="json")
     assert again.status_code == 400
-    assert "already open" in again.json()["patient"][0]
+    assert "already open" in errors_by_field(again)["patient"][0]
 
 
 def test_another_stores_patient_and_encounter_are_404_and_scopes_are_checked(

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from clinical.models import Immunization
 from rxrevops.services.tokens import api_token_create
+from tests.support.problems import errors_by_field
 
 URL = "/api/v1/immunizations/"
 
@@ -65,7 +66,7 @@ def test_an_expired_lot_is_a_400_naming_expiration(
     client = api_login(token=_token(chain, "clinical:write"))
     response = client.post(URL, dose(chain.at_risk_b, expiration="2025-01-31"), format="json")
     assert response.status_code == 400
-    assert list(response.json()) == ["expiration"]
+    assert list(errors_by_field(response)) == ["expiration"]
     assert not Immunization.objects.exists()
 
 

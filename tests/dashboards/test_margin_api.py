@@ -13,6 +13,7 @@ from dashboards.selectors import GROUP_BYS, per_script, rate
 from rxrevops.models import Role
 from rxrevops.services.tokens import api_token_create
 from tests.factories import member
+from tests.support.problems import errors_by_field
 
 URL = "/api/v1/metrics/margin/"
 WHOLE = "from=2026-01-01&to=2026-04-30"
@@ -94,7 +95,7 @@ def test_a_bad_query_is_a_400_naming_the_field(
 ) -> None:
     response = _get(api_login(chain.owner), query)
     assert response.status_code == 400
-    assert list(response.json()) == [field]
+    assert list(errors_by_field(response)) == [field]
 
 
 def test_an_unknown_payer_or_a_foreign_store_is_a_404_and_no_caller_a_401(
