@@ -369,13 +369,21 @@ def _load(config: dict[str, Any]) -> dict[str, Any]:
 
     urls: dict[str, list[str]] = config["urls"]
     keys = sorted(urls)
-    cookie = config["cookie"]
+    # what each client sends: the owner's session cookie, or (bench.api_reads) one API
+    # token per client, so a token's rate limit sees one client's requests
+    credentials: list[dict[str, str]] = config.get("credentials") or [{"Cookie": config["cookie"]}]
+    clients = int(config.get("clients", CLIENTS))
+    think = config.get("think", THINK_S)
     times: dict[str, list[float]] = defaultdict(list)
     errors: Counter[str] = Counter()
+    started_clients = iter(range(1 << 30))
 
     class Owner(FastHttpUser):
         host = config["base"]
-        wait_time = between(*THINK_S)
+        wait_time = between(*think)
+
+        def on_start(self) -> None:
+            self.credentials = credentials[next(started_clients) % len(credentials)]
 
         @task
         def page(self) -> None:
@@ -384,7 +392,7 @@ def _load(config: dict[str, Any]) -> dict[str, Any]:
             with self.client.get(
                 url,
                 name=key,
-                headers={PAGE_HEADER: key, "Cookie": cookie},
+                headers={PAGE_HEADER: key, **self.credentials},
                 allow_redirects=False,
                 catch_response=True,
             ) as response:
@@ -406,7 +414,7 @@ def _load(config: dict[str, Any]) -> dict[str, Any]:
     env.events.request.add_listener(on_request)
     runner = env.create_local_runner()
     started = time.perf_counter()
-    runner.start(CLIENTS, spawn_rate=CLIENTS)
+    runner.start(clients, spawn_rate=clients)
     gevent.spawn_later(config["seconds"], runner.quit)
     assert runner.greenlet is not None
     runner.greenlet.join()
@@ -530,15 +538,16 @@ def _urls(prepared: dict[str, Any]) -> dict[str, list[str]]:
     return out
 
 
-def _warm_up(base: str, cookie: str, urls: dict[str, list[str]]) -> Counter[str]:
-    """Every URL WARMUP_PASSES times, one at a time; what did not answer 200, by page."""
+def _warm_up(base: str, credentials: dict[str, str], urls: dict[str, list[str]]) -> Counter[str]:
+    """Every URL WARMUP_PASSES times, one at a time, with `credentials` (headers); what did
+    not answer 200, by page."""
     errors: Counter[str] = Counter()
     opener = urllib.request.build_opener(_NoRedirect)
     for _ in range(WARMUP_PASSES):
         for key, options in urls.items():
             for url in options:
                 request = urllib.request.Request(  # noqa: S310 (loopback)
-                    base + url, headers={"Cookie": cookie, PAGE_HEADER: WARMUP}
+                    base + url, headers={**credentials, PAGE_HEADER: WARMUP}
                 )
                 try:
                     with opener.open(request, timeout=120) as response:
@@ -595,7 +604,7 @@ def _measure(prepared: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
         for key, s in state.items():
             s["cookie"] = _login(s["base"])
             _say(f"  {key}: warm-up, {WARMUP_PASSES} x {sum(map(len, s['urls'].values()))} URLs")
-            s["warm_errors"] = _warm_up(s["base"], s["cookie"], s["urls"])
+            s["warm_errors"] = _warm_up(s["base"], {"Cookie": s["cookie"]}, s["urls"])
             s.update(client={}, client_errors=Counter(), seconds=0.0)
         slice_s = DURATION_S / ROUNDS
         for n in range(ROUNDS):
