@@ -6,6 +6,7 @@ from bench import (
     adherence,
     api_fills,
     dashboard_pages,
+    mllp,
     pms_import,
     recon,
     recon_db,
@@ -35,6 +36,7 @@ def main() -> None:
             "recon",
             "recon-db",
             "dashboards",
+            "mllp",
         ],
         help="run one benchmark instead of all of them",
     )
@@ -81,6 +83,10 @@ def main() -> None:
         if args.only is None:
             print()
         dashboard_pages.run()
+    if args.only in (None, "mllp"):
+        if args.only is None:
+            print()
+        mllp.run()
 
 
 if __name__ == "__main__":

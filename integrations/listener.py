@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
@@ -38,11 +39,20 @@ log = logging.getLogger("integrations.mllp")
 READ_SIZE = 64 * 1024
 
 
-def _receive(organization_id: int, text: str) -> str:
-    """One message, on a pool thread."""
+def _receive(organization: Organization, text: str) -> str:
+    """One message, on a pool thread. Whatever happens, an ACK: when even filing the message
+    failed (the database is down), an AE 207 that is not stored."""
     close_old_connections()  # a connection the database dropped is replaced, not reused
-    organization = Organization.objects.get(pk=organization_id)
-    _, ack = hl7_receive(organization=organization, text=text, transport=Hl7Message.Transport.MLLP)
+    try:
+        _, ack = hl7_receive(
+            organization=organization, text=text, transport=Hl7Message.Transport.MLLP
+        )
+    except Exception:
+        log.exception("mllp message could not be filed")
+        issue = Issue(
+            "The message could not be stored (internal error); send it again later.", code="207"
+        )
+        return build_response(text, code="AE", issues=[issue], sent_at=datetime.now(UTC))
     return ack
 
 
@@ -50,18 +60,20 @@ class MllpListener:
     def __init__(
         self,
         *,
-        organization_id: int,
+        organization: Organization,
         host: str = "127.0.0.1",
         port: int = 2575,
         idle_timeout: float = 300.0,
         workers: int = 8,
         grace: float = 30.0,
+        sock: socket.socket | None = None,
     ) -> None:
-        self.organization_id = organization_id
+        self.organization = organization
         self.host = host
         self.port = port
         self.idle_timeout = idle_timeout
         self.grace = grace
+        self.sock = sock  # an already bound socket, shared by pre-forked processes
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mllp")
         self._server: asyncio.Server | None = None
         self._connections: set[asyncio.Task[None]] = set()
@@ -77,7 +89,10 @@ class MllpListener:
         return port
 
     async def start(self) -> None:
-        self._server = await asyncio.start_server(self._handle, self.host, self.port)
+        if self.sock is not None:
+            self._server = await asyncio.start_server(self._handle, sock=self.sock)
+        else:
+            self._server = await asyncio.start_server(self._handle, self.host, self.port)
 
     async def stop(self) -> None:
         """Stop accepting; finish the messages in hand; close every connection."""
@@ -145,7 +160,7 @@ class MllpListener:
         for event in events:
             if isinstance(event, Frame):
                 text = event.payload.decode("utf-8", errors="replace")
-                ack = await loop.run_in_executor(self._pool, _receive, self.organization_id, text)
+                ack = await loop.run_in_executor(self._pool, _receive, self.organization, text)
             else:
                 junk = event.junk.decode("utf-8", errors="replace")
                 reason = event.reason

@@ -14,11 +14,14 @@ Logs name the message type, control id and outcome only: never a field of the me
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
+import time
 from dataclasses import dataclass, field
+from datetime import datetime
 
-from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from clinical.services.immunizations import IMMUNIZATION_ROLES
@@ -70,21 +73,51 @@ def hl7_principal_check(*, principal: Principal, message_type: str) -> None:
     )
 
 
+# an MLLP listener asks for the same few stores all day: their ids by NCPDP ID and NPI are
+# kept per organization for this long (a store added or renumbered is seen within it)
+_STORE_CACHE_SECONDS = 30.0
+_store_cache: dict[int, tuple[float, dict[str, tuple[int, str]]]] = {}
+
+
+def _stores(organization_id: int) -> dict[str, tuple[int, str]]:
+    """NCPDP ID and NPI -> (location id, NCPDP ID) for the organization's stores."""
+    now = time.monotonic()
+    cached = _store_cache.get(organization_id)
+    if cached is None or cached[0] < now:
+        stores: dict[str, tuple[int, str]] = {}
+        rows = Location.objects.filter(organization_id=organization_id).values_list(
+            "pk", "ncpdp_id", "npi"
+        )
+        for pk, ncpdp, npi in rows:
+            stores[ncpdp] = stores[npi] = (pk, ncpdp)
+        cached = (now + _STORE_CACHE_SECONDS, stores)
+        _store_cache[organization_id] = cached
+    return cached[1]
+
+
 def location_for_facility(
     *, organization: Organization, facility: str, principal: Principal | None = None
 ) -> Location | None:
-    """The store whose NCPDP ID or NPI is `facility`, within `organization` (and, for an API
-    principal, among the stores it reaches). None for any other value: another
+    """The store whose NCPDP ID or NPI is `facility`, within `organization` (for an API
+    principal: among the stores it reaches). None for any other value: another
     organization's store answers the same as no store."""
     facility = facility.strip()
     if not facility:
         return None
-    stores = Location.objects.filter(Q(ncpdp_id=facility) | Q(npi=facility))
     if principal is not None:
-        stores = stores.filter(pk__in=location_ids_for_user(principal))
-    else:
-        stores = stores.filter(organization=organization)
-    return stores.select_related("organization").first()
+        return (
+            Location.objects.filter(Q(ncpdp_id=facility) | Q(npi=facility))
+            .filter(pk__in=location_ids_for_user(principal))
+            .select_related("organization")
+            .order_by()
+            .first()
+        )
+    found = _stores(organization.pk).get(facility)
+    if found is None:
+        return None
+    # no query per message: the writers use the store's id, NCPDP ID and organization
+    location = Location(pk=found[0], organization=organization, ncpdp_id=found[1])
+    return location
 
 
 def hl7_receive(
@@ -101,60 +134,124 @@ def hl7_receive(
     facility, control_id, kind = peek_header(text)
     if principal is not None:
         hl7_principal_check(principal=principal, message_type=kind.split("^")[0].upper())
-    digest = _digest(text)
-    duplicate = _stored(organization, facility, control_id, digest)
+    key = _Key(organization.pk, facility, control_id, _digest(text))
+    duplicate = _stored(key)
     if duplicate is not None:
         return duplicate
     now = timezone.now()
+    message = Hl7Message(
+        organization=organization,
+        transport=transport,
+        message_type=kind,
+        control_id=control_id,
+        sending_facility=facility,
+        raw=text,
+        raw_sha256=key.digest,
+        received_at=now,
+        last_received_at=now,
+    )
     try:
         with transaction.atomic():
-            message = Hl7Message.objects.create(
-                organization=organization,
-                transport=transport,
-                message_type=kind,
-                control_id=control_id,
-                sending_facility=facility,
-                raw=text,
-                raw_sha256=digest,
-                received_at=now,
-                last_received_at=now,
-            )
             answer = _process(organization, text, facility, principal)
-            ack = build_response(text, code=answer.code, issues=answer.issues, sent_at=now)
-            message.location = answer.location
-            message.outcome = answer.code
-            message.ack = ack
-            message.errors = [i.as_dict() for i in answer.issues]
-            message.linked = answer.linked
-            message.retryable = answer.retryable
-            message.save(
-                update_fields=["location", "outcome", "ack", "errors", "linked", "retryable"]
-            )
-    except IntegrityError:
-        # the same message on another connection got filed first: answer as it was answered
-        duplicate = _stored(organization, facility, control_id, digest)
-        if duplicate is None:
-            raise
+            ack = _file(message, answer, now)
+    except _FiledBefore:
+        # the same message on another connection was filed first: its writes stand, ours
+        # were rolled back; answer as it was answered
+        duplicate = _stored(key)
+        if duplicate is None:  # cannot happen: the row that conflicted is not retryable
+            raise RuntimeError("duplicate HL7 message vanished") from None
         return duplicate
+    except Exception:
+        # never a 500 or a dropped connection for a message: the writes are rolled back and
+        # the sender told to try again later (the row is retryable, so a resend is processed)
+        log.exception("hl7 %s %s failed", kind or "?", control_id or "?")
+        issue = Issue(
+            "The message could not be processed because of an internal error; nothing from "
+            "it was stored. Send it again later.",
+            code="207",
+        )
+        answer = _Answer("AE", [issue], retryable=True)
+        with transaction.atomic():
+            ack = _file(message, answer, now)
     log.info("hl7 %s %s %s %s", transport, kind or "?", control_id or "?", answer.code)
     return message, ack
 
 
-def _stored(
-    organization: Organization, facility: str, control_id: str, digest: str
-) -> tuple[Hl7Message, str] | None:
-    stored = Hl7Message.objects.filter(
-        organization=organization,
-        sending_facility=facility,
-        control_id=control_id,
-        raw_sha256=digest,
-        retryable=False,
-    ).first()
-    if stored is None:
+@dataclass(frozen=True)
+class _Key:
+    organization_id: int
+    facility: str
+    control_id: str
+    digest: str
+
+
+class _FiledBefore(Exception):
+    pass
+
+
+_INSERT = """
+INSERT INTO integrations_hl7message (
+    organization_id, location_id, transport, message_type, control_id, sending_facility, raw,
+    raw_sha256, received_at, last_received_at, times_received, outcome, ack, errors, linked,
+    retryable
+) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 1, %s, %s, %s, %s, %s)
+ON CONFLICT (organization_id, sending_facility, control_id, raw_sha256) WHERE NOT retryable
+DO NOTHING
+RETURNING id
+"""
+
+
+def _file(message: Hl7Message, answer: _Answer, now: datetime) -> str:
+    """Store the message with its answer and return the ACK; `_FiledBefore` when the same
+    message is already stored (the caller's transaction is then rolled back)."""
+    ack = build_response(message.raw, code=answer.code, issues=answer.issues, sent_at=now)
+    message.location = answer.location
+    message.outcome = answer.code
+    message.ack = ack
+    message.errors = [i.as_dict() for i in answer.issues]
+    message.linked = answer.linked
+    message.retryable = answer.retryable
+    with connection.cursor() as cur:
+        cur.execute(
+            _INSERT,
+            [
+                message.organization_id,
+                answer.location.pk if answer.location else None,
+                message.transport,
+                message.message_type,
+                message.control_id,
+                message.sending_facility,
+                message.raw,
+                message.raw_sha256,
+                now,
+                now,
+                message.outcome,
+                ack,
+                json.dumps(message.errors),
+                json.dumps(message.linked),
+                message.retryable,
+            ],
+        )
+        row = cur.fetchone()
+    if row is None:
+        raise _FiledBefore
+    message.pk = row[0]
+    return ack
+
+
+def _stored(key: _Key) -> tuple[Hl7Message, str] | None:
+    """The stored answer to the same message, counting the resend."""
+    with connection.cursor() as cur:
+        cur.execute(
+            "UPDATE integrations_hl7message SET times_received = times_received + 1, "
+            "last_received_at = %s WHERE organization_id = %s AND sending_facility = %s "
+            "AND control_id = %s AND raw_sha256 = %s AND NOT retryable RETURNING id",
+            [timezone.now(), key.organization_id, key.facility, key.control_id, key.digest],
+        )
+        row = cur.fetchone()
+    if row is None:
         return None
-    Hl7Message.objects.filter(pk=stored.pk).update(
-        times_received=F("times_received") + 1, last_received_at=timezone.now()
-    )
+    stored = Hl7Message.objects.get(pk=row[0])
     log.info("hl7 duplicate %s %s %s", stored.message_type, stored.control_id, stored.outcome)
     return stored, stored.ack
 
@@ -178,19 +275,7 @@ def _process(
             code="204",
         )
         return _Answer("AR", [issue])
-    try:
-        with transaction.atomic():
-            applied = _apply(parsed, location, principal)
-    except Exception:
-        # never a 500 or a dropped connection for a message: the writes are rolled back and
-        # the sender told to try again later (the row is retryable, so a resend is processed)
-        log.exception("hl7 %s %s failed", parsed.header.kind, parsed.header.control_id)
-        issue = Issue(
-            "The message could not be processed because of an internal error; nothing from "
-            "it was stored. Send it again later.",
-            code="207",
-        )
-        return _Answer("AE", [issue], location=location, retryable=True)
+    applied = _apply(parsed, location, principal)
     issues = [*parsed.issues, *applied.issues]
     return _Answer(outcome_for(issues), issues, applied.linked, location)
 

@@ -48,9 +48,8 @@ def _test_database_url() -> str:
     return f"postgres://{auth}@{host}:{port}/{db['NAME']}"
 
 
-@pytest.fixture
-def listener(transactional_db: Any, chain: SimpleNamespace) -> Iterator[Listener]:
-    """`manage.py mllp_listen --port 0 --org maple` against the test database; the port is
+def _start(slug: str, processes: int = 1) -> Listener:
+    """`manage.py mllp_listen --port 0 --org SLUG` against the test database; the port is
     read from its first line."""
     env = {
         **os.environ,
@@ -59,18 +58,10 @@ def listener(transactional_db: Any, chain: SimpleNamespace) -> Iterator[Listener
         "REDIS_URL": settings.REDIS_URL,
         "PYTHONPATH": str(ROOT),
     }
+    command = [sys.executable, "manage.py", "mllp_listen", "--port", "0", "--org", slug]
+    command += ["--idle-timeout", "20", "--processes", str(processes)]
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "manage.py",
-            "mllp_listen",
-            "--port",
-            "0",
-            "--org",
-            chain.org.slug,
-            "--idle-timeout",
-            "20",
-        ],
+        command,
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
@@ -83,17 +74,27 @@ def listener(transactional_db: Any, chain: SimpleNamespace) -> Iterator[Listener
     if "listening on" not in line:
         proc.kill()
         raise RuntimeError(f"listener did not start: {line}{proc.stdout.read().decode()}")
-    port = int(line.split(" for ")[0].rsplit(":", 1)[1])
+    return Listener(proc, int(line.split(" for ")[0].rsplit(":", 1)[1]))
+
+
+def _stop(listener: Listener) -> None:
+    proc = listener.proc
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+@pytest.fixture
+def listener(transactional_db: Any, chain: SimpleNamespace) -> Iterator[Listener]:
+    running = _start(chain.org.slug)
     try:
-        yield Listener(proc, port)
+        yield running
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+        _stop(running)
 
 
 def unframed(ack: bytes) -> str:
@@ -197,3 +198,24 @@ def test_junk_that_is_no_message_closes_the_connection_and_the_listener_keeps_se
 def test_sigterm_stops_the_listener_cleanly(listener: Listener) -> None:
     os.killpg(listener.proc.pid, signal.SIGTERM)
     assert listener.proc.wait(timeout=30) == 0
+
+
+def test_two_processes_share_the_port_and_keep_each_connections_acks_in_order(
+    transactional_db: Any, chain: SimpleNamespace
+) -> None:
+    running = _start(chain.org.slug, processes=2)
+    try:
+        store = chain.loc_a.ncpdp_id
+        clients = [running.client() for _ in range(4)]
+        for n in range(5):
+            for c, client in enumerate(clients):
+                control_id = f"C{c}-{n}"
+                message = adt(facility=store, control_id=control_id, patient_id=f"P{c}")
+                ack = unframed(client.send_message(message))
+                assert field(ack, "MSA", 1) == "AA", ack
+                assert field(ack, "MSA", 2) == control_id
+        for client in clients:
+            client.close()
+    finally:
+        _stop(running)
+    assert Hl7Message.objects.filter(outcome="AA").count() == 20
