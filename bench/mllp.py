@@ -162,7 +162,9 @@ async def _echo(port: int) -> None:
     await server.serve_forever()
 
 
-def run(messages: int = 5000, connections: int = 8, processes: int = 2) -> None:
+def run(
+    messages: int = 5000, connections: int = 8, processes: int = 2, kinds: str = "adt,vxu"
+) -> None:
     print(
         f"MLLP: {messages} messages per kind over {connections} connections, ACK each; "
         f"listener with {processes} process(es)"
@@ -188,6 +190,8 @@ def run(messages: int = 5000, connections: int = 8, processes: int = 2) -> None:
     try:
         _send_all(port, _messages("adt", 200), connections, check_aa=True)  # warm-up
         for kind, label in (("adt", "ADT^A08"), ("vxu", "VXU^V04")):
+            if kind not in kinds.split(","):
+                continue
             batch = _messages(kind, messages)
             base = len(batch) / _send_all(echo_port, batch, connections, check_aa=False)
             rate = len(batch) / _send_all(port, batch, connections, check_aa=True)
@@ -213,13 +217,19 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=5000)
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--processes", type=int, default=2)
+    parser.add_argument("--kinds", default="adt,vxu", help="adt, vxu or adt,vxu")
     args = parser.parse_args()
     if args.step == "setup":
         _setup()
     elif args.step == "echo":
         asyncio.run(_echo(0))
     else:
-        run(messages=args.messages, connections=args.connections, processes=args.processes)
+        run(
+            messages=args.messages,
+            connections=args.connections,
+            processes=args.processes,
+            kinds=args.kinds,
+        )
 
 
 if __name__ == "__main__":

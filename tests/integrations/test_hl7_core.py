@@ -256,3 +256,16 @@ def test_unreadable_text_still_gets_an_ack() -> None:
     assert field(ack, "MSA", 2) == ""
     assert field(ack, "MSH", 10).startswith("ACK-")
     assert field(ack, "ERR", 3).startswith("100^")
+
+
+@pytest.mark.parametrize("name", ["adt_a08.hl7", "vxu_v04.hl7", "rds_o13.hl7"])
+def test_the_example_files_read_clean(name: str) -> None:
+    from pathlib import Path
+
+    import integrations.hl7
+
+    text = (Path(integrations.hl7.__file__).parent / "examples" / name).read_text()
+    parsed = parse_message(text)
+    assert parsed.issues == []
+    assert parsed.header.sending_facility == "4410001"
+    assert parsed.patient is not None
