@@ -232,6 +232,10 @@ def push_location(user: Principal, ref: object) -> Location:
         raise serializers.ValidationError(
             {"location": ["A location id (integer) or NCPDP ID (string)."]}
         )
+    if (isinstance(ref, int) and not 0 < ref < 2**63) or (
+        isinstance(ref, str) and not ref.isprintable()
+    ):
+        raise Http404("Not found")  # no location has it (and Postgres could not compare it)
     lookup = {"pk": ref} if isinstance(ref, int) else {"ncpdp_id": ref.strip()}
     found = reachable.select_related("organization").filter(**lookup).first()
     if found is None:

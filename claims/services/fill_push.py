@@ -210,7 +210,12 @@ def items_table(
     for name in canonical_columns():
         values, invalid = _texts([row.get(name) for row in good_rows])
         if invalid.any():
-            refuse(invalid, name, values.to_pylist(), "must be a string or a number")
+            refuse(
+                invalid,
+                name,
+                [printable(v) for v in values.to_pylist()],
+                "must be a string or a number (text without NUL characters)",
+            )
         columns[name] = values
     # a reversal may name itself by its status only
     reversal = _mask(pc.equal(columns["claim_status"], "reversed")) & _mask(
@@ -249,30 +254,44 @@ def items_table(
 def _texts(values: list[object]) -> tuple[pa.Array, np.ndarray]:
     """JSON values as the text a CSV cell would hold: None is empty, numbers are written in
     full (a Decimal as it was typed, a float by its shortest repr: never through rounding),
-    True/False are Y/N (the med sync flag). Also the mask of values that are none of these."""
+    True/False are Y/N (the med sync flag). Also the mask of values that are none of these,
+    or text Postgres cannot store (a NUL character, an unpaired surrogate)."""
     try:
-        return pa.array(values, pa.string()).fill_null(""), np.zeros(len(values), dtype=bool)
-    except (pa.ArrowTypeError, pa.ArrowInvalid):
+        texts = pa.array(values, pa.string()).fill_null("")
+        return texts, _mask(pc.match_substring(texts, "\x00"))
+    except (pa.ArrowTypeError, pa.ArrowInvalid, UnicodeEncodeError):
         pass
-    texts: list[str] = []
+    out: list[str] = []
     invalid = np.zeros(len(values), dtype=bool)
     for i, value in enumerate(values):
         if value is None:
-            texts.append("")
+            out.append("")
         elif isinstance(value, str):
-            texts.append(value)
+            out.append(printable(value))
+            invalid[i] = out[-1] != value
         elif isinstance(value, bool):
-            texts.append("Y" if value else "N")
+            out.append("Y" if value else "N")
         elif isinstance(value, int):
-            texts.append(str(value))
+            out.append(str(value))
         elif isinstance(value, Decimal):
-            texts.append(format(value, "f") if value.is_finite() else str(value))
+            out.append(format(value, "f") if value.is_finite() else str(value))
         elif isinstance(value, float):
-            texts.append(format(Decimal(repr(value)), "f"))
+            out.append(format(Decimal(repr(value)), "f"))
         else:
-            texts.append(str(value)[:200])
+            out.append(printable(str(value))[:200])
             invalid[i] = True
-    return pa.array(texts, pa.string()), invalid
+    return pa.array(out, pa.string()), invalid
+
+
+def printable(text: str) -> str:
+    """`text` as Postgres can store it: NUL and unpaired surrogates escaped."""
+    if "\x00" in text:
+        text = text.replace("\x00", "\\x00")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
 
 
 def _at(n: int, i: int) -> np.ndarray:
@@ -288,7 +307,7 @@ def _mask(values: Any) -> np.ndarray:
 def _as_item_problem(problem: RowProblem) -> RowProblem:
     # normalize() names the first of two equal rows by its line; here lines are item indexes
     reason = problem.reason.replace("duplicate of line ", "duplicate of item ")
-    return RowProblem(problem.line, problem.column, problem.value, reason)
+    return RowProblem(problem.line, printable(problem.column), printable(problem.value), reason)
 
 
 def _fill_ids(rows: pa.Table, *, location_id: int) -> dict[int, int]:

@@ -229,7 +229,7 @@ def test_a_value_that_is_not_text_or_a_number_is_rejected(
     item = push_fills(location=stores.locations[0], rows=[row], source="test").items[0]
     assert item.status == "rejected"
     assert item.errors[0]["field"] == "patient_zip"
-    assert item.errors[0]["reason"] == "must be a string or a number"
+    assert item.errors[0]["reason"] == "must be a string or a number (text without NUL characters)"
 
 
 def test_a_push_that_changed_claims_queues_what_an_import_queues(

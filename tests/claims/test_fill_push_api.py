@@ -345,3 +345,23 @@ def test_the_schema_describes_the_push_bodies(api_login: Any, stores: SimpleName
     assert {"type": "number"} in fill["properties"]["total_amount_paid"]["oneOf"]
     assert "post" in schema["paths"]["/api/v1/patients/"]
     assert "post" in schema["paths"]["/api/v1/fills/reversals/"]
+
+
+def test_text_postgres_cannot_store_is_refused_not_a_crash(
+    client: Any, rows: list[dict[str, str]]
+) -> None:
+    nul = post(client, "/api/v1/fills/", dict(rows[0], patient_last_name="Test\x00person"))
+    assert nul.status_code == 400
+    assert "patient_last_name" in nul.content.decode()
+    surrogate = client.post(
+        "/api/v1/fills/bulk/",
+        '{"fills": [{"ndc": "\\ud800", "\\ud800": "x"}]}',
+        content_type="application/json",
+    )
+    assert surrogate.status_code == 200
+    assert surrogate.json()["items"][0]["status"] == "rejected"
+    for location in ("44\x0010001", 10**30, -1):
+        assert post(client, "/api/v1/fills/", dict(rows[0], location=location)).status_code == 404
+    patient = {"pms_patient_id": "P\x00", "first_name": "\ud800", "last_name": "B"}
+    assert post(client, "/api/v1/patients/", patient).status_code == 400
+    assert not Fill.objects.exists()
