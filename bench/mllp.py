@@ -163,7 +163,11 @@ async def _echo(port: int) -> None:
 
 
 def run(
-    messages: int = 5000, connections: int = 8, processes: int = 2, kinds: str = "adt,vxu"
+    messages: int = 5000,
+    connections: int = 8,
+    processes: int = 2,
+    kinds: str = "adt,vxu",
+    workers: int = 8,
 ) -> None:
     print(
         f"MLLP: {messages} messages per kind over {connections} connections, ACK each; "
@@ -183,6 +187,8 @@ def run(
             ORG_SLUG,
             "--processes",
             str(processes),
+            "--workers",
+            str(workers),
         ],
         {**env, "LOG_LEVEL": "WARNING"},
     )
@@ -217,6 +223,7 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=5000)
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--processes", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=8, help="threads per listener process")
     parser.add_argument("--kinds", default="adt,vxu", help="adt, vxu or adt,vxu")
     args = parser.parse_args()
     if args.step == "setup":
@@ -229,6 +236,7 @@ def main() -> None:
             connections=args.connections,
             processes=args.processes,
             kinds=args.kinds,
+            workers=args.workers,
         )
 
 

@@ -22,6 +22,8 @@ import asyncio
 import contextlib
 import logging
 import socket
+import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
@@ -39,16 +41,26 @@ log = logging.getLogger("integrations.mllp")
 READ_SIZE = 64 * 1024
 
 
+# how often a pool thread lets Django retire its database connection (CONN_MAX_AGE) and
+# health-check it: per message, the check would be one more round trip each
+CONNECTION_CHECK_SECONDS = 10.0
+_thread_state = threading.local()
+
+
 def _receive(organization: Organization, text: str) -> str:
     """One message, on a pool thread. Whatever happens, an ACK: when even filing the message
     failed (the database is down), an AE 207 that is not stored."""
-    close_old_connections()  # a connection the database dropped is replaced, not reused
+    now = time.monotonic()
+    if getattr(_thread_state, "checked", 0.0) + CONNECTION_CHECK_SECONDS < now:
+        close_old_connections()  # a connection past its age or broken is replaced
+        _thread_state.checked = now
     try:
         _, ack = hl7_receive(
             organization=organization, text=text, transport=Hl7Message.Transport.MLLP
         )
     except Exception:
         log.exception("mllp message could not be filed")
+        _thread_state.checked = 0.0  # check (and replace) the connection before the next one
         issue = Issue(
             "The message could not be stored (internal error); send it again later.", code="207"
         )

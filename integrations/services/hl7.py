@@ -135,9 +135,8 @@ def hl7_receive(
     if principal is not None:
         hl7_principal_check(principal=principal, message_type=kind.split("^")[0].upper())
     key = _Key(organization.pk, facility, control_id, _digest(text))
-    duplicate = _stored(key)
-    if duplicate is not None:
-        return duplicate
+    # no look for a stored copy first (a round trip per message): a copy is rare, and its
+    # writes are rolled back when the filing finds the original (`_FiledBefore`)
     now = timezone.now()
     message = Hl7Message(
         organization=organization,
@@ -155,8 +154,8 @@ def hl7_receive(
             answer = _process(organization, text, facility, principal)
             ack = _file(message, answer, now)
     except _FiledBefore:
-        # the same message on another connection was filed first: its writes stand, ours
-        # were rolled back; answer as it was answered
+        # the same message was filed before (a resend, or a copy on another connection that
+        # got there first): its writes stand, this one's were rolled back; answer as it was
         duplicate = _stored(key)
         if duplicate is None:  # cannot happen: the row that conflicted is not retryable
             raise RuntimeError("duplicate HL7 message vanished") from None
@@ -165,6 +164,9 @@ def hl7_receive(
         # never a 500 or a dropped connection for a message: the writes are rolled back and
         # the sender told to try again later (the row is retryable, so a resend is processed)
         log.exception("hl7 %s %s failed", kind or "?", control_id or "?")
+        duplicate = _stored(key)  # a resend of a message filed before is answered as it was
+        if duplicate is not None:
+            return duplicate
         issue = Issue(
             "The message could not be processed because of an internal error; nothing from "
             "it was stored. Send it again later.",
