@@ -220,3 +220,11 @@ def test_a_chunked_body_without_length_is_counted_and_refused_past_the_limit(
     status, _, content = _wsgi(chunked, b'{"plan": "short"}')
     assert status.startswith("400")
     assert b'"field":"patient"' in content
+
+
+def test_a_null_character_in_a_query_parameter_is_a_400_naming_it(
+    chain: SimpleNamespace, api_login: Any
+) -> None:
+    client = _client(chain, api_login, "remits:read")
+    response = client.get("/api/v1/reconciliation/exceptions/?kind=unpaid&payer=Ae%00tna")
+    assert errors_by_field(response) == {"payer": ["Null characters are not allowed."]}

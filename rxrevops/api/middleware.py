@@ -69,10 +69,22 @@ class _CappedStream:
         return self.read(size)
 
 
+def _parameter_with_nul(request: HttpRequest) -> str | None:
+    """The first query parameter holding a NUL: Postgres cannot store or compare one, so it
+    would reach a filter as a 500 (body fields are refused by DRF's CharField already)."""
+    if "%00" not in request.META.get("QUERY_STRING", "").upper():
+        return None
+    for name, values in request.GET.lists():
+        if "\x00" in name or any("\x00" in v for v in values):
+            return name.replace("\x00", "")
+    return None
+
+
 class ApiBodyLimitMiddleware:
-    """413 for an /api/ request whose Content-Length is over the endpoint's limit, before a
-    byte of the body is read. A view may allow more with a `max_body_bytes` attribute (the
-    import upload does). A chunked body is counted as it is read and refused the same way."""
+    """400 for an /api/ request with a NUL in a query parameter; 413 for one whose
+    Content-Length is over the endpoint's limit, before a byte of the body is read. A view
+    may allow more with a `max_body_bytes` attribute (the import upload does). A chunked
+    body is counted as it is read and refused the same way."""
 
     def __init__(self, get_response: GetResponse) -> None:
         self.get_response = get_response
@@ -80,6 +92,21 @@ class ApiBodyLimitMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if not request.path.startswith(API_PREFIX):
             return self.get_response(request)
+        nul = _parameter_with_nul(request)
+        if nul is not None:
+            return problem_response(
+                status_code=400,
+                detail=f"{nul}: Null characters are not allowed.",
+                slug="validation-error",
+                title="Invalid input",
+                errors=[
+                    {
+                        "field": nul,
+                        "message": "Null characters are not allowed.",
+                        "code": "null_characters_not_allowed",
+                    }
+                ],
+            )
         limit = self._limit(request)
         length = request.META.get("CONTENT_LENGTH")
         if length:

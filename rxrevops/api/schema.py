@@ -94,13 +94,16 @@ class AutoSchema(SpectacularAutoSchema):
         errors = dict(_ERRORS_ALL)
         if self.method == "POST":
             errors.update(_ERRORS_POST)
-        for code, description in errors.items():
-            if code in responses:
-                continue
+        for code in sorted({*errors, *(c for c in responses if c >= "400")}):
+            if "content" in responses.get(code, {}):
+                continue  # the view documents a body of its own for this error
             response = self._get_response_for_code(
                 ProblemDetailSerializer, code, media_types=[PROBLEM_CONTENT_TYPE]
             )
-            response["description"] = description
+            # a view's own description of the error (without a body) is kept
+            response["description"] = responses.get(code, {}).get("description") or errors.get(
+                code, "Error (a problem-details body)"
+            )
             responses[code] = response
         if self.method == "GET" and "304" not in responses:
             responses["304"] = {
