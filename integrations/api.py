@@ -87,7 +87,11 @@ class Hl7Receive(APIView):
         responses={
             (200, HL7_MEDIA_TYPE): OpenApiResponse(
                 OpenApiTypes.STR,
-                description="The ACK (MSA-1 AA, AE or AR; ERR segments name each problem).",
+                description="The ACK (MSA-1 AA, AE or AR; ERR segments name each problem), "
+                "in the request's content type.",
+            ),
+            (200, "text/plain"): OpenApiResponse(
+                OpenApiTypes.STR, description="The ACK, for a text/plain request."
             ),
             403: OpenApiResponse(description="The token lacks the message type's scope."),
             415: OpenApiResponse(
