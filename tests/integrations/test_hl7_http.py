@@ -247,3 +247,38 @@ def test_any_body_is_answered_with_an_ack_never_a_500(chain: SimpleNamespace, bo
     ack = response.content.decode()
     assert field(ack, "MSA", 1) in ("AE", "AR")
     assert fields(ack, "ERR")[8]
+
+
+def test_a_failure_while_writing_rolls_back_answers_ae_207_and_a_resend_is_processed(
+    chain: SimpleNamespace,
+) -> None:
+    from django.db import connection
+
+    patient = chain.patient_a
+    message = adt(facility=chain.loc_a.ncpdp_id, patient_id=patient.pms_patient_id, last="New")
+    client = client_for(chain)
+    with connection.cursor() as cur:  # a real database failure, not a stand-in
+        cur.execute(
+            "CREATE FUNCTION hl7_test_refuse() RETURNS trigger LANGUAGE plpgsql AS "
+            "$$ BEGIN RAISE EXCEPTION 'disk on fire'; END $$"
+        )
+        cur.execute(
+            "CREATE TRIGGER hl7_test_refuse BEFORE UPDATE ON claims_patient "
+            "FOR EACH ROW EXECUTE FUNCTION hl7_test_refuse()"
+        )
+    ack = post(client, message).content.decode()
+    assert field(ack, "MSA", 1) == "AE"
+    err = fields(ack, "ERR")
+    assert err[3] == "207^Application internal error^HL70357"
+    assert "disk on fire" not in ack  # the sender is told to retry, not our internals
+    patient.refresh_from_db()
+    assert patient.last_name != "New"
+    failed = Hl7Message.objects.get()
+    assert failed.retryable
+    with connection.cursor() as cur:
+        cur.execute("DROP TRIGGER hl7_test_refuse ON claims_patient")
+    again = post(client, message).content.decode()
+    assert field(again, "MSA", 1) == "AA"
+    patient.refresh_from_db()
+    assert patient.last_name == "New"
+    assert Hl7Message.objects.count() == 2
