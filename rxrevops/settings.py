@@ -62,8 +62,8 @@ INSTALLED_APPS = [
     "clinical",
     "dashboards",
     "integrations",
-    "demo",
     "webhooks",
+    "demo",
 ]
 
 MIDDLEWARE = [
@@ -262,6 +262,12 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE = {
+    # webhook deliveries a lost task message or a restarted worker left waiting
+    "webhooks-send-due": {
+        "task": "webhooks.tasks.webhooks_send_due",
+        "schedule": 60.0,
+        "options": {"expires": 55},
+    },
     "requeue-stalled-jobs": {
         "task": "rxrevops.tasks.jobs_requeue_stalled",
         "schedule": 60.0,
@@ -298,12 +304,6 @@ CELERY_BEAT_SCHEDULE = {
     "registry-send-due": {
         "task": "clinical.tasks.registry_send_due",
         "schedule": 60.0,
-    # webhook deliveries a lost task message or a restarted worker left waiting
-    "webhooks-send-due": {
-        "task": "webhooks.tasks.webhooks_send_due",
-        "schedule": 60.0,
-        "options": {"expires": 55},
-    },
         "options": {"expires": 55},
     },
 }
@@ -320,6 +320,12 @@ RECONCILE_AFTER_IMPORT = env.bool("RECONCILE_AFTER_IMPORT", default=True)
 FILL_PUSH_MAX_ITEMS = env.int("FILL_PUSH_MAX_ITEMS", default=5000)
 # refresh the margin rollups the dashboards read after each successful reconciliation run
 ROLLUPS_AFTER_RECONCILE = env.bool("ROLLUPS_AFTER_RECONCILE", default=True)
+# outbound webhooks: seconds a receiver has to answer, attempts before giving up (retries
+# wait 30 s, 1 min, 2 min, ... at most 6 h), and whether a URL may point at a loopback or
+# private address (only for a receiver on the same machine or network, e.g. in tests)
+WEBHOOK_TIMEOUT_SECONDS = env.int("WEBHOOK_TIMEOUT_SECONDS", default=10)
+WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=8)
+WEBHOOK_ALLOW_PRIVATE_TARGETS = env.bool("WEBHOOK_ALLOW_PRIVATE_TARGETS", default=False)
 # the chain's clinical-service charges (shape of clinical/codes/fees.json); blank: that file
 CLINICAL_FEE_SCHEDULE = env.str("CLINICAL_FEE_SCHEDULE", default="")
 # a stand-in state registry at /clinical/registry-sandbox/ that answers VXUs with ACKs (for
@@ -337,9 +343,3 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
 }
-# outbound webhooks: seconds a receiver has to answer, attempts before giving up (retries
-# wait 30 s, 1 min, 2 min, ... at most 6 h), and whether a URL may point at a loopback or
-# private address (only for a receiver on the same machine or network, e.g. in tests)
-WEBHOOK_TIMEOUT_SECONDS = env.int("WEBHOOK_TIMEOUT_SECONDS", default=10)
-WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=8)
-WEBHOOK_ALLOW_PRIVATE_TARGETS = env.bool("WEBHOOK_ALLOW_PRIVATE_TARGETS", default=False)
