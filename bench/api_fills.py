@@ -176,9 +176,9 @@ def _wait_for(server: subprocess.Popen[bytes], base: str, key: str, log: Path) -
         if server.poll() is not None:
             raise RuntimeError(f"gunicorn exited with {server.returncode}; see {log}")
         try:
-            if requests.get(f"{base}/api/v1/me/", headers=_auth(key), timeout=5).ok:
+            if requests.get(f"{base}/api/v1/me/", headers=_auth(key), timeout=30).ok:
                 return
-        except requests.ConnectionError:
+        except requests.RequestException:  # not listening yet, or a worker still starting
             pass
         time.sleep(0.5)
     raise RuntimeError("gunicorn did not answer within 60 s")

@@ -4,10 +4,16 @@
 -- Batch-sized sorts and hashes stay in memory.
 SET LOCAL work_mem = '64MB';
 
-DELETE FROM pms_stage s USING claims_fill f
-WHERE f.location_id = %(location)s AND f.rx_number = s.rx_number
-  AND f.fill_number = s.fill_number AND f.date_of_service = s.date_of_service
-  AND f.transaction_code = s.transaction_code AND f.row_hash = s.row_hash;
+-- One probe of the real-world key index per staged row, whatever the statistics say: as a
+-- join the planner hashes every fill of the store when that looks cheaper, and with cached
+-- pages it is not (a 5,000-row push against a 215,000-fill store: 268 ms hashed, 12 ms
+-- probed); the cost grows with the batch, never with the store.
+DELETE FROM pms_stage s
+WHERE s.row_hash = (
+    SELECT f.row_hash FROM claims_fill f
+    WHERE f.location_id = %(location)s AND f.rx_number = s.rx_number
+      AND f.fill_number = s.fill_number AND f.date_of_service = s.date_of_service
+      AND f.transaction_code = s.transaction_code);
 
 -- Reference rows: only for codes not known yet (or a drug still without a name).
 INSERT INTO claims_drug (ndc, name, generic_name, is_brand, adherence_class)
