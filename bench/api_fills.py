@@ -94,7 +94,7 @@ def _organization() -> Organization:
 def _clear_earlier_runs(org: Organization) -> None:
     from django.db import connection
 
-    from rxrevops.models import ApiToken, Job, Location
+    from rxrevops.models import ApiToken, ImportFile, Job, Location
 
     old = list(Location.objects.filter(organization=org).values_list("pk", flat=True))
     ApiToken.objects.filter(organization=org).delete()
@@ -105,6 +105,7 @@ def _clear_earlier_runs(org: Organization) -> None:
         cur.execute("DELETE FROM claims_prescription WHERE location_id = ANY(%s)", [old])
         cur.execute("DELETE FROM claims_patient WHERE location_id = ANY(%s)", [old])
     Job.objects.filter(organization=org).delete()
+    ImportFile.objects.filter(location__in=old).delete()  # a file imported by hand to compare
     Location.objects.filter(pk__in=old).delete()
     with connection.cursor() as cur:
         for table in ("claims_fill", "claims_prescription", "claims_patient"):
