@@ -190,7 +190,7 @@ def run(
             "--workers",
             str(workers),
         ],
-        {**env, "LOG_LEVEL": "WARNING"},
+        env,
     )
     rows = []
     try:

@@ -58,8 +58,8 @@ def _receive(organization: Organization, text: str) -> str:
         _, ack = hl7_receive(
             organization=organization, text=text, transport=Hl7Message.Transport.MLLP
         )
-    except Exception:
-        log.exception("mllp message could not be filed")
+    except Exception as exc:  # the type only: a database error's text can quote values (PHI)
+        log.error("mllp message could not be filed: %s", type(exc).__name__)
         _thread_state.checked = 0.0  # check (and replace) the connection before the next one
         issue = Issue(
             "The message could not be stored (internal error); send it again later.", code="207"

@@ -160,10 +160,12 @@ def hl7_receive(
         if duplicate is None:  # cannot happen: the row that conflicted is not retryable
             raise RuntimeError("duplicate HL7 message vanished") from None
         return duplicate
-    except Exception:
+    except Exception as exc:
         # never a 500 or a dropped connection for a message: the writes are rolled back and
-        # the sender told to try again later (the row is retryable, so a resend is processed)
-        log.exception("hl7 %s %s failed", kind or "?", control_id or "?")
+        # the sender told to try again later (the row is retryable, so a resend is processed).
+        # The log names the error's type only: a database error's text can quote values
+        # (PHI); the whole of it is kept on the stored row for support.
+        log.error("hl7 %s %s failed: %s", kind or "?", control_id or "?", type(exc).__name__)
         duplicate = _stored(key)  # a resend of a message filed before is answered as it was
         if duplicate is not None:
             return duplicate
@@ -174,7 +176,7 @@ def hl7_receive(
         )
         answer = _Answer("AE", [issue], retryable=True)
         with transaction.atomic():
-            ack = _file(message, answer, now)
+            ack = _file(message, answer, now, detail=f"{type(exc).__name__}: {exc}"[:2000])
     log.info("hl7 %s %s %s %s", transport, kind or "?", control_id or "?", answer.code)
     return message, ack
 
@@ -203,7 +205,7 @@ RETURNING id
 """
 
 
-def _file(message: Hl7Message, answer: _Answer, now: datetime) -> str:
+def _file(message: Hl7Message, answer: _Answer, now: datetime, detail: str = "") -> str:
     """Store the message with its answer and return the ACK; `_FiledBefore` when the same
     message is already stored (the caller's transaction is then rolled back)."""
     ack = build_response(message.raw, code=answer.code, issues=answer.issues, sent_at=now)
@@ -211,6 +213,8 @@ def _file(message: Hl7Message, answer: _Answer, now: datetime) -> str:
     message.outcome = answer.code
     message.ack = ack
     message.errors = [i.as_dict() for i in answer.issues]
+    if detail:  # the internal error behind an AE 207, for support (never in the ACK or logs)
+        message.errors.append({"internal": detail})
     message.linked = answer.linked
     message.retryable = answer.retryable
     with connection.cursor() as cur:

@@ -275,6 +275,7 @@ def test_a_failure_while_writing_rolls_back_answers_ae_207_and_a_resend_is_proce
     assert patient.last_name != "New"
     failed = Hl7Message.objects.get()
     assert failed.retryable
+    assert "disk on fire" in failed.errors[-1]["internal"]  # kept for support, not sent
     with connection.cursor() as cur:
         cur.execute("DROP TRIGGER hl7_test_refuse ON claims_patient")
     again = post(client, message).content.decode()

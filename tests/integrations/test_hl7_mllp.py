@@ -48,7 +48,7 @@ def _test_database_url() -> str:
     return f"postgres://{auth}@{host}:{port}/{db['NAME']}"
 
 
-def _start(slug: str, processes: int = 1) -> Listener:
+def _start(slug: str, processes: int = 1, idle: float = 20) -> Listener:
     """`manage.py mllp_listen --port 0 --org SLUG` against the test database; the port is
     read from its first line."""
     env = {
@@ -59,7 +59,7 @@ def _start(slug: str, processes: int = 1) -> Listener:
         "PYTHONPATH": str(ROOT),
     }
     command = [sys.executable, "manage.py", "mllp_listen", "--port", "0", "--org", slug]
-    command += ["--idle-timeout", "20", "--processes", str(processes)]
+    command += ["--idle-timeout", str(idle), "--processes", str(processes)]
     proc = subprocess.Popen(
         command,
         cwd=ROOT,
@@ -219,3 +219,20 @@ def test_two_processes_share_the_port_and_keep_each_connections_acks_in_order(
     finally:
         _stop(running)
     assert Hl7Message.objects.filter(outcome="AA").count() == 20
+
+
+def test_a_silent_connection_is_closed_after_the_idle_timeout(
+    transactional_db: Any, chain: SimpleNamespace
+) -> None:
+    running = _start(chain.org.slug, idle=1)
+    try:
+        with socket.create_connection((running.host, running.port)) as sock:
+            sock.settimeout(10)
+            started = time.monotonic()
+            assert sock.recv(1) == b""  # the listener hung up
+            assert 0.5 < time.monotonic() - started < 5
+        with running.client() as client:  # and still serves
+            ack = unframed(client.send_message(adt(facility=chain.loc_a.ncpdp_id)))
+        assert field(ack, "MSA", 1) == "AA"
+    finally:
+        _stop(running)
