@@ -5,6 +5,7 @@ import argparse
 from bench import (
     adherence,
     api_fills,
+    api_reads,
     dashboard_pages,
     mllp,
     pms_import,
@@ -37,8 +38,11 @@ def main() -> None:
             "recon-db",
             "dashboards",
             "mllp",
+            "api-reads",
+            "api",
         ],
-        help="run one benchmark instead of all of them",
+        help="run one benchmark instead of all of them ('api': api-fills, api-reads and "
+        "mllp, the integration API's three figures, in one run)",
     )
     parser.add_argument(
         "--api-fills-rows",
@@ -58,7 +62,7 @@ def main() -> None:
         if args.only is None:
             print()
         pms_import.run(rows=args.pms_rows)
-    if args.only in (None, "api-fills"):
+    if args.only in (None, "api-fills", "api"):
         if args.only is None:
             print()
         api_fills.run(rows=args.api_fills_rows)
@@ -83,8 +87,12 @@ def main() -> None:
         if args.only is None:
             print()
         dashboard_pages.run()
-    if args.only in (None, "mllp"):
-        if args.only is None:
+    if args.only in (None, "api-reads", "api"):
+        if args.only in (None, "api"):
+            print()
+        api_reads.run()
+    if args.only in (None, "mllp", "api"):
+        if args.only in (None, "api"):
             print()
         mllp.run()
 
