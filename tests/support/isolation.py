@@ -31,6 +31,7 @@ from clinical.services.contracts import MeasureTerm, contract_save
 from clinical.services.encounters import encounter_save, encounter_sign, encounter_start
 from clinical.services.immunizations import immunization_record
 from clinical.services.registry import registry_message_enqueue
+from dashboards.services.rollups import rollups_refresh_now
 from integrations.models import Hl7Message
 from reconciliation.services.cases import case_update
 from reconciliation.services.contracts import payer_contract_save
@@ -238,7 +239,8 @@ def store_stock(store: Store, *, owner: Any, vb_plan: Plan, acme: Plan) -> None:
 def organization_stock(org: Organization, *, owner: Any, unpaid_fill_ids: list[int]) -> None:
     """Organization-level kinds and what is derived from the stores' facts: payer and
     value-based contracts, a registry, an API token with a webhook, worklists built,
-    a reconciliation run, and an exception case on each store's unpaid claim."""
+    a reconciliation run with its dashboard rollups, and an exception case on each store's
+    unpaid claim."""
     payer_contract_save(
         user=owner,
         organization=org,
@@ -277,6 +279,8 @@ def organization_stock(org: Organization, *, owner: Any, unpaid_fill_ids: list[i
     assert job.status == Job.Status.SUCCEEDED, job.message
     run = reconcile_now(organization=org, as_of=AS_OF)
     assert run.status == Job.Status.SUCCEEDED, run.message
+    rollup = rollups_refresh_now(organization=org, run=run)  # the dashboards read these
+    assert rollup.status == Job.Status.SUCCEEDED, rollup.message
     for fill_id in unpaid_fill_ids:
         case_update(user=owner, fill_id=fill_id, status="appealed", note="Appealed")
 
@@ -367,7 +371,9 @@ def foreign_rows(
         ours = qs.filter(**scope).order_by("pk").values_list("pk", flat=True)
         pks = list(ours)
         # every row of a small kind (a view may want one in a given state), else the ends
-        for p in pks if len(pks) <= 3 else {pks[0], pks[-1]}:
+        for p in pks if len(pks) <= 5 else {pks[0], pks[-1]}:
+            if p in mine:  # two of the store's own kinds share the id: neither is a clean probe
+                everyone_else.add(p)
             mine.setdefault(p, model._meta.label)
         everyone_else.update(qs.exclude(pk__in=pks).values_list("pk", flat=True))
     for model in apps.get_models():
@@ -502,6 +508,7 @@ def world_build() -> dict[str, Any]:
         "owner_b": owner_b,
         "principals": principals,
         "store_a2": store_a2,
+        "acme": acme,
         "store_b1": store_b1,
     }
 
