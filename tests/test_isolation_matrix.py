@@ -32,6 +32,8 @@ from tests.support.isolation import (
     foreign_rows,
     routes,
     rows_fingerprint,
+    sequences_restore,
+    sequences_state,
     world_build,
 )
 
@@ -93,6 +95,7 @@ def world(django_db_setup: Any, django_db_blocker: Any) -> Iterator[dict[str, An
     level = quiet.level
     quiet.setLevel(logging.ERROR)  # thousands of 404 warnings are the expected answer
     with django_db_blocker.unblock(), override_settings(API_RATE_LIMIT="1000000/second"):
+        sequences = sequences_state()
         atomic = transaction.atomic()
         atomic.__enter__()
         try:
@@ -106,6 +109,7 @@ def world(django_db_setup: Any, django_db_blocker: Any) -> Iterator[dict[str, An
         finally:
             transaction.set_rollback(True)
             atomic.__exit__(None, None, None)
+            sequences_restore(sequences)
             quiet.setLevel(level)
 
 

@@ -129,6 +129,23 @@ def _walk(patterns: list[Any], prefix: str, namespace: str) -> Iterator[tuple[st
 OTHER_DRUGS = [(f"55555{n:04d}01", f"Otherdrug{n} 10 mg tablet", "") for n in range(1, 5)]
 
 
+def sequences_state() -> list[tuple[str, int | None]]:
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT sequencename, last_value FROM pg_sequences "
+            "WHERE schemaname = current_schema() ORDER BY sequencename"
+        )
+        return list(cur.fetchall())
+
+
+def sequences_restore(state: list[tuple[str, int | None]]) -> None:
+    """Put the sequences back where the world found them (its rows are rolled back), so a
+    reused test database does not creep towards the end of the id range run after run."""
+    with connection.cursor() as cur:
+        for name, last in state:
+            cur.execute("SELECT setval(%s, %s, %s)", [f'"{name}"', last or 1, last is not None])
+
+
 def sequences_jump() -> None:
     """Move every table's id sequence to a fresh block, each table in its own sub-range, so
     the rows made next share no id with any row made before, nor with each other's tables."""
