@@ -169,9 +169,12 @@ def _reached(
     hits: list[int | str] = []
     crashes: list[str] = []
     for value in _candidates(route, foreign):
-        with transaction.atomic():
+        if method == "GET":
             status, body = _ask(client, method, _fill(route, foreign, value))
-            transaction.set_rollback(True)
+        else:
+            with transaction.atomic():
+                status, body = _ask(client, method, _fill(route, foreign, value))
+                transaction.set_rollback(True)
         if (method == "GET" and status == 200) or (method != "GET" and status != 404):
             hits.append(value)
         if status >= 500:
@@ -321,7 +324,9 @@ def test_list_pages_and_exports_show_nothing_of_another_organization_or_store(
     for p in _principals(world, route):
         store_scoped = p.label.startswith("A1 ")
         markers = _markers(world, store_scoped=store_scoped)
-        queries = ["", f"?location={b1.pk}", "?export=csv"]
+        queries = ["", f"?location={b1.pk}"]
+        if not route.is_api:
+            queries.append("?export=csv")  # the HTML pages' CSV/XLSX exports
         if store_scoped:
             queries.append(f"?location={a2.pk}")
         for url in _list_urls(route):
