@@ -21,10 +21,9 @@ from rest_framework.views import APIView
 
 from integrations.hl7.mllp import DEFAULT_MAX_FRAME
 from integrations.models import Hl7Message
-from integrations.services.hl7 import hl7_receive
-from rxrevops.access import TokenPrincipal, home_organization_id_for_user
+from integrations.services.hl7 import hl7_organization_for, hl7_receive
 from rxrevops.api.permissions import ScopeOrRole
-from rxrevops.models import Organization, Scope
+from rxrevops.models import Scope
 
 HL7_MEDIA_TYPE = "x-application/hl7-v2+er7"
 MAX_BODY_BYTES = DEFAULT_MAX_FRAME
@@ -110,13 +109,9 @@ class Hl7Receive(APIView):
         # DRF gives an empty body as an empty mapping without asking a parser
         text = request.data if isinstance(request.data, str) else ""
         user = request.user
-        if isinstance(user, TokenPrincipal):
-            organization = user.token.organization
-        else:
-            org_id = home_organization_id_for_user(user)
-            if org_id is None:
-                raise exceptions.PermissionDenied("You belong to no organization.")
-            organization = Organization.objects.get(pk=org_id)
+        organization = hl7_organization_for(principal=user, text=text)
+        if organization is None:
+            raise exceptions.PermissionDenied("You belong to no organization.")
         message, ack = hl7_receive(
             organization=organization,
             text=text,

@@ -29,7 +29,13 @@ from integrations.hl7.ack import build_response, outcome_for
 from integrations.hl7.messages import Issue, Parsed, Rejected, parse_message, peek_header
 from integrations.models import Hl7Message
 from integrations.services.hl7_apply import Applied, apply_adt, apply_rds, apply_vxu
-from rxrevops.access import Principal, location_ids_for_user, require_role_or_scope
+from rxrevops.access import (
+    Principal,
+    TokenPrincipal,
+    home_organization_id_for_user,
+    location_ids_for_user,
+    require_role_or_scope,
+)
 from rxrevops.models import Location, Organization, Role, Scope
 
 log = logging.getLogger("integrations.hl7")
@@ -95,19 +101,33 @@ def _stores(organization_id: int) -> dict[str, tuple[int, str]]:
     return cached[1]
 
 
+def _sendable_location_ids(principal: Principal, message_type: str) -> frozenset[int]:
+    """The stores where the principal may send this type: a token's stores; a person's
+    stores where they hold a role that writes what the message writes."""
+    roles = REQUIRED[message_type][1] if message_type in REQUIRED else ()
+    return location_ids_for_user(principal, roles=tuple(roles))
+
+
 def location_for_facility(
-    *, organization: Organization, facility: str, principal: Principal | None = None
+    *,
+    organization: Organization,
+    facility: str,
+    principal: Principal | None = None,
+    message_type: str = "",
 ) -> Location | None:
     """The store whose NCPDP ID or NPI is `facility`, within `organization` (for an API
-    principal: among the stores it reaches). None for any other value: another
-    organization's store answers the same as no store."""
+    principal: among the stores where it may send `message_type`). None for any other value:
+    another organization's store answers the same as no store."""
     facility = facility.strip()
     if not facility:
         return None
     if principal is not None:
         return (
             Location.objects.filter(Q(ncpdp_id=facility) | Q(npi=facility))
-            .filter(pk__in=location_ids_for_user(principal))
+            .filter(
+                organization=organization,
+                pk__in=_sendable_location_ids(principal, message_type),
+            )
             .select_related("organization")
             .order_by()
             .first()
@@ -159,7 +179,7 @@ def hl7_receive(
         duplicate = _stored(key)
         if duplicate is None:  # cannot happen: the row that conflicted is not retryable
             raise RuntimeError("duplicate HL7 message vanished") from None
-        return duplicate
+        return _as_answered_to(principal, duplicate, kind.split("^")[0].upper(), now)
     except Exception as exc:
         # never a 500 or a dropped connection for a message: the writes are rolled back and
         # the sender told to try again later (the row is retryable, so a resend is processed).
@@ -168,7 +188,7 @@ def hl7_receive(
         log.error("hl7 %s %s failed: %s", kind or "?", control_id or "?", type(exc).__name__)
         duplicate = _stored(key)  # a resend of a message filed before is answered as it was
         if duplicate is not None:
-            return duplicate
+            return _as_answered_to(principal, duplicate, kind.split("^")[0].upper(), now)
         issue = Issue(
             "The message could not be processed because of an internal error; nothing from "
             "it was stored. Send it again later.",
@@ -245,6 +265,62 @@ def _file(message: Hl7Message, answer: _Answer, now: datetime, detail: str = "")
     return ack
 
 
+def _as_answered_to(
+    principal: Principal | None,
+    stored: tuple[Hl7Message, str],
+    message_type: str,
+    now: datetime,
+) -> tuple[Hl7Message, str]:
+    """A stored answer goes only to a sender that may send for the store it was about: to
+    anyone else the same message is a store it does not reach (nothing is said about what
+    the store's own sender was answered)."""
+    message, _ = stored
+    if principal is None or (
+        message.location_id is not None
+        and message.location_id in _sendable_location_ids(principal, message_type)
+    ):
+        return stored
+    issue = Issue(
+        f"MSH-4 sending facility {message.sending_facility!r} is not the NCPDP ID or NPI of a "
+        "store this connection may send for.",
+        "MSH",
+        4,
+        code="204",
+    )
+    refused = Hl7Message(
+        organization_id=message.organization_id,
+        transport=message.transport,
+        message_type=message.message_type,
+        control_id=message.control_id,
+        sending_facility=message.sending_facility,
+        outcome="AR",
+        retryable=True,
+    )
+    return refused, build_response(message.raw, code="AR", issues=[issue], sent_at=now)
+
+
+def hl7_organization_for(*, principal: Principal, text: str) -> Organization | None:
+    """Where a message sent over the API is filed: a token's organization; for a person, the
+    organization of the store MSH-4 names among those where they may send its type (else
+    their home organization, where an unknown store is answered and filed)."""
+    if isinstance(principal, TokenPrincipal):
+        return principal.token.organization
+    facility, _, kind = peek_header(text)
+    facility = facility.strip()
+    if facility:
+        store = (
+            Location.objects.filter(Q(ncpdp_id=facility) | Q(npi=facility))
+            .filter(pk__in=_sendable_location_ids(principal, kind.split("^")[0].upper()))
+            .select_related("organization")
+            .order_by("pk")
+            .first()
+        )
+        if store is not None:
+            return store.organization
+    home = home_organization_id_for_user(principal)
+    return Organization.objects.get(pk=home) if home is not None else None
+
+
 def _stored(key: _Key) -> tuple[Hl7Message, str] | None:
     """The stored answer to the same message, counting the resend."""
     with connection.cursor() as cur:
@@ -270,7 +346,10 @@ def _process(
     except Rejected as exc:
         return _Answer("AR", [exc.issue])
     location = location_for_facility(
-        organization=organization, facility=facility, principal=principal
+        organization=organization,
+        facility=facility,
+        principal=principal,
+        message_type=parsed.header.message_type,
     )
     if location is None:
         issue = Issue(
@@ -280,7 +359,9 @@ def _process(
             4,
             code="204",
         )
-        return _Answer("AR", [issue])
+        # kept retryable: once the store exists or the sender may reach it, the same message
+        # is processed (and a sender that does reach it is never answered this refusal)
+        return _Answer("AR", [issue], retryable=True)
     applied = _apply(parsed, location, principal)
     issues = [*parsed.issues, *applied.issues]
     return _Answer(outcome_for(issues), issues, applied.linked, location)

@@ -63,12 +63,7 @@ class Command(BaseCommand):
                 finally:
                     os._exit(code)
             children.append(pid)
-        # the first line says where it listens (tests and scripts read the port from it)
-        self.stdout.write(
-            f"MLLP listening on {options['host']}:{port} for {organization.slug} "
-            f"({options['processes']} process(es))"
-        )
-        self.stdout.flush()
+        options["bound_port"] = port
         try:
             asyncio.run(self._serve(sock, organization, options, announce=True))
         finally:
@@ -100,6 +95,14 @@ class Command(BaseCommand):
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stopped.set)
         await listener.start()
+        if announce:
+            # the first line says where it listens (tests and scripts read the port from
+            # it); only once a stop signal would be handled, so one sent on reading it is
+            self.stdout.write(
+                f"MLLP listening on {options['host']}:{options['bound_port']} for "
+                f"{organization.slug} ({options['processes']} process(es))"
+            )
+            self.stdout.flush()
         await stopped.wait()
         if announce:
             self.stdout.write("Stopping: finishing the messages in hand ...")
