@@ -214,7 +214,7 @@ def items_table(
                 invalid,
                 name,
                 [printable(v) for v in values.to_pylist()],
-                "must be a string or a number (text without NUL characters)",
+                "must be a string or a number of at most 30 digits (text without NUL characters)",
             )
         columns[name] = values
     # a reversal may name itself by its status only
@@ -251,6 +251,11 @@ def items_table(
     return table, problems
 
 
+# the largest power of ten a pushed number may carry (a quantity, money, a day count: far
+# below it); beyond it the number is refused rather than written out digit by digit
+_MAX_DIGITS = 30
+
+
 def _texts(values: list[object]) -> tuple[pa.Array, np.ndarray]:
     """JSON values as the text a CSV cell would hold: None is empty, numbers are written in
     full (a Decimal as it was typed, a float by its shortest repr: never through rounding),
@@ -274,7 +279,11 @@ def _texts(values: list[object]) -> tuple[pa.Array, np.ndarray]:
         elif isinstance(value, int):
             out.append(str(value))
         elif isinstance(value, Decimal):
-            out.append(format(value, "f") if value.is_finite() else str(value))
+            # written out in full only within reach of any column: 1e999999999 in full is a
+            # gigabyte of digits (the item is refused instead, naming the field)
+            sane = value.is_finite() and abs(value.adjusted()) <= _MAX_DIGITS
+            out.append(format(value, "f") if sane else str(value))
+            invalid[i] = not sane
         elif isinstance(value, float):
             out.append(format(Decimal(repr(value)), "f"))
         else:

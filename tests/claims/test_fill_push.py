@@ -4,6 +4,7 @@ normalization and upsert, answer per item, and quarantine what they cannot load.
 from __future__ import annotations
 
 import csv
+from decimal import Decimal
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -220,8 +221,10 @@ def test_bad_items_are_rejected_with_field_and_reason_and_quarantined_while_good
     assert result.job.counts["quarantined"] == 5
 
 
-@pytest.mark.parametrize("value", [[1, 2], {"a": 1}])
-def test_a_value_that_is_not_text_or_a_number_is_rejected(
+@pytest.mark.parametrize(
+    "value", [[1, 2], {"a": 1}, Decimal("1e999999999"), Decimal("-1E+31"), Decimal("NaN")]
+)
+def test_a_value_that_is_not_text_or_a_reasonable_number_is_rejected(
     stores: SimpleNamespace, world_files: Path, world_manifest: dict[str, Any], value: object
 ) -> None:
     row: dict[str, object] = dict(jan_rows(stores, world_manifest, world_files)[0])
@@ -229,7 +232,9 @@ def test_a_value_that_is_not_text_or_a_number_is_rejected(
     item = push_fills(location=stores.locations[0], rows=[row], source="test").items[0]
     assert item.status == "rejected"
     assert item.errors[0]["field"] == "patient_zip"
-    assert item.errors[0]["reason"] == "must be a string or a number (text without NUL characters)"
+    assert item.errors[0]["reason"] == (
+        "must be a string or a number of at most 30 digits (text without NUL characters)"
+    )
 
 
 def test_a_push_that_changed_claims_queues_what_an_import_queues(
