@@ -163,8 +163,8 @@ def _candidates(route: Route, foreign: Foreign) -> tuple[int | str, ...]:
 def _reached(
     client: Client, method: str, route: Route, foreign: Foreign
 ) -> tuple[list[int | str], list[str]]:
-    """The candidates the foreign side's owner reaches: 200 for a read; for a write, any
-    answer but 404 (the row was found), in a savepoint rolled back so nothing stays. And the
+    """The candidates the foreign side's owner reaches: 200 for a read; for a write, an
+    answer that shows the row was found, in a savepoint rolled back so nothing stays. And the
     candidates that crashed the route."""
     hits: list[int | str] = []
     crashes: list[str] = []
@@ -175,7 +175,10 @@ def _reached(
             with transaction.atomic():
                 status, body = _ask(client, method, _fill(route, foreign, value))
                 transaction.set_rollback(True)
-        if (method == "GET" and status == 200) or (method != "GET" and status != 404):
+        # a write that found its row answers 2xx/3xx, or 400/409 on the empty form; a 403
+        # (a role or CSRF refusal) would prove nothing about the id
+        found = status < 500 and status not in (*REFUSED, WRITE_METHODS_STATUS)
+        if (method == "GET" and status == 200) or (method != "GET" and found):
             hits.append(value)
         if status >= 500:
             crashes.append(f"{method} {_fill(route, foreign, value)}: {status} {body[:300]!r}")
