@@ -3,13 +3,13 @@ sent (signed, retried with backoff until the receiver answers 2xx)."""
 
 from __future__ import annotations
 
+import http.client
 import ipaddress
 import json
 import secrets
 import socket
+import ssl
 import time
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from datetime import timedelta
@@ -123,59 +123,91 @@ def webhook_emit(
     return created
 
 
-def check_target(url: str, *, resolve: bool = True) -> None:
+def check_target(url: str, *, resolve: bool = True) -> str | None:
     """http(s) only; and, unless WEBHOOK_ALLOW_PRIVATE_TARGETS, no loopback, private,
-    link-local or reserved address (a webhook must not reach into the server's network)."""
+    link-local or reserved address (a webhook must not reach into the server's network).
+    Returns the address to connect to (resolved once: the request goes to the address that
+    was checked, so a name answering another address a moment later cannot move it), or
+    None when `resolve` is off and the host is a name."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise TargetRefused("Use an http:// or https:// URL with a host name.")
-    if settings.WEBHOOK_ALLOW_PRIVATE_TARGETS:
-        return
     host = parts.hostname
     try:
         literal = ipaddress.ip_address(host)
     except ValueError:
         literal = None
     if literal is None and not resolve:
-        return
+        return None
     addresses = (
         [literal]
         if literal is not None
         else [
             ipaddress.ip_address(info[4][0])
-            for info in socket.getaddrinfo(host, parts.port or 443, proto=socket.IPPROTO_TCP)
+            for info in socket.getaddrinfo(
+                host, parts.port or _PORTS[parts.scheme], proto=socket.IPPROTO_TCP
+            )
         ]
     )
-    for address in addresses:
-        if not address.is_global:
-            raise TargetRefused(f"{host} is a private or local address ({address}).")
+    if not settings.WEBHOOK_ALLOW_PRIVATE_TARGETS:
+        for address in addresses:
+            if not address.is_global:
+                raise TargetRefused(f"{host} is a private or local address ({address}).")
+    return str(addresses[0])
 
 
-class _NoRedirects(urllib.request.HTTPRedirectHandler):
-    """A redirect is an answer, not an instruction: following it could reach anywhere."""
-
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None
+_PORTS = {"http": 80, "https": 443}
 
 
-_OPENER = urllib.request.build_opener(_NoRedirects)
+class _PinnedHTTPConnection(http.client.HTTPConnection):
+    """HTTP to `address`, whatever the host name resolves to now."""
+
+    def __init__(self, host: str, port: int, *, address: str, timeout: float) -> None:
+        super().__init__(host, port, timeout=timeout)
+        self._address = address
+
+    def connect(self) -> None:
+        self.sock = socket.create_connection((self._address, self.port), self.timeout)
+
+
+class _PinnedHTTPSConnection(http.client.HTTPSConnection):
+    """HTTPS to `address`, the certificate checked against the host name (SNI too)."""
+
+    def __init__(self, host: str, port: int, *, address: str, timeout: float) -> None:
+        super().__init__(host, port, timeout=timeout, context=ssl.create_default_context())
+        self._address = address
+
+    def connect(self) -> None:
+        sock = socket.create_connection((self._address, self.port), self.timeout)
+        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)  # type: ignore[attr-defined]
 
 
 def _post(url: str, body: bytes, headers: Mapping[str, str]) -> tuple[int | None, str]:
-    """(HTTP status or None, error text)."""
+    """(HTTP status or None, error text). One request, to the checked address; a redirect
+    is an answer (3xx), never followed: it could point anywhere."""
     try:
-        check_target(url)
-        # check_target allowed http(s) only
-        request = urllib.request.Request(url, data=body, headers=dict(headers), method="POST")  # noqa: S310
-        with _OPENER.open(request, timeout=settings.WEBHOOK_TIMEOUT_SECONDS) as response:
+        address = check_target(url) or ""  # (resolved: always an address)
+        parts = urlsplit(url)
+        pinned = _PinnedHTTPSConnection if parts.scheme == "https" else _PinnedHTTPConnection
+        conn = pinned(
+            parts.hostname or "",
+            parts.port or _PORTS[parts.scheme],
+            address=address,
+            timeout=settings.WEBHOOK_TIMEOUT_SECONDS,
+        )
+        try:
+            path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+            conn.request("POST", path, body=body, headers=dict(headers))
+            response = conn.getresponse()
             response.read(1024)
-            return int(response.status), ""
-    except urllib.error.HTTPError as exc:
-        return int(exc.code), f"HTTP {exc.code}"
+            status = int(response.status)
+        finally:
+            conn.close()
     except TargetRefused as exc:
         return None, str(exc)
-    except (OSError, ValueError) as exc:  # refused, reset, timeout, DNS, bad URL
+    except (OSError, ValueError, http.client.HTTPException) as exc:  # refused, reset, DNS
         return None, f"{type(exc).__name__}: {exc}"[:300]
+    return status, "" if 200 <= status < 300 else f"HTTP {status}"
 
 
 def retry_delay(attempts: int) -> timedelta:

@@ -59,11 +59,14 @@ def _exceptions_event(job: Job) -> None:
         kinds = exception_summary_for_user(TokenPrincipal(token=token))
         if not any(k.count for k in kinds):
             return None
-        return {
-            "run": {"id": job.pk, "url": reverse("api:job-detail", args=[job.pk])},
+        data: dict[str, Any] = {
             "exceptions": {k.kind: {"count": k.count, "at_stake_cents": k.cents} for k in kinds},
             "list_url": reverse("api:reconciliation-exception-list"),
         }
+        # the run itself only to those who may read it (runs are organization-wide)
+        if job_list_for_user(TokenPrincipal(token=token)).filter(pk=job.pk).exists():
+            data["run"] = {"id": job.pk, "url": reverse("api:job-detail", args=[job.pk])}
+        return data
 
     webhook_emit(
         organization_id=job.organization_id,

@@ -246,8 +246,9 @@ def test_a_reconciliation_run_with_exceptions_tells_each_token_what_it_may_see(
     chain_wide = by_endpoint[wide.pk]["data"]
     assert chain_wide["run"]["id"] == run.pk
     assert chain_wide["exceptions"]["short_paid"] == {"count": 2, "at_stake_cents": 2700}
-    store = by_endpoint[store_b.pk]["data"]["exceptions"]
-    assert store["short_paid"] == {"count": 1, "at_stake_cents": 2000}  # store B's only
+    store = by_endpoint[store_b.pk]["data"]
+    assert store["exceptions"]["short_paid"] == {"count": 1, "at_stake_cents": 2000}  # B's only
+    assert "run" not in store  # an organization-wide run a store's token cannot read
 
 
 def test_the_owner_adds_a_webhook_sees_its_secret_once_and_removes_it(
@@ -302,3 +303,23 @@ def test_the_worker_delivers_the_event_of_a_job_it_ran(
         lambda: WebhookDelivery.objects.filter(endpoint=endpoint, status="delivered").first()
     )
     assert delivered.attempts == 1
+
+
+@pytest.mark.django_db
+def test_a_named_host_is_resolved_once_and_a_redirect_is_an_answer_not_followed(
+    chain: SimpleNamespace, receiver: Receiver, django_capture_on_commit_callbacks: Any
+) -> None:
+    port = receiver.server.server_address[1]
+    endpoint = _endpoint(chain, receiver, ["job.succeeded"])
+    endpoint.url = f"http://localhost:{port}/hooks/named"
+    endpoint.save()
+    _finished_job(chain, django_capture_on_commit_callbacks)
+    receiver.answers.append(302)
+
+    sent = webhook_deliver(delivery_id=WebhookDelivery.objects.get().pk)
+
+    assert sent is not None
+    assert (sent.status, sent.last_status_code, sent.last_error) == ("pending", 302, "HTTP 302")
+    [got] = receiver.received  # one request: the redirect was not followed
+    assert got.path == "/hooks/named"
+    assert got.headers["Host"] == f"localhost:{port}"  # the name, though sent to its address
