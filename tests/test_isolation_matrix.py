@@ -75,13 +75,7 @@ ORGANIZATION_LEVEL: dict[str, str] = {
 # Routes that crash (500) for the foreign organization's own owner on one of its own rows:
 # not a leak, but a bug the matrix found; each is checked to still crash, so fixing it fails
 # here until the entry is removed. The refusals for these routes are still checked first.
-KNOWN_CRASHES: dict[str, str] = {
-    "jobs/<int:job_id>/": (
-        "a worklist build job's page: its counts hold an 'items' key, and the template's "
-        "`job.counts.items` reads that int instead of the dict's items() "
-        "(templates/rxrevops/_job_progress.html)"
-    ),
-}
+KNOWN_CRASHES: dict[str, str] = {}
 
 REFUSED = (403, 404)
 WRITE_METHODS_STATUS = 405
