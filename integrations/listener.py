@@ -79,8 +79,16 @@ class MllpListener:
         workers: int = 8,
         grace: float = 30.0,
         sock: socket.socket | None = None,
+        max_connections: int = 256,
+        frame_timeout: float = 30.0,
     ) -> None:
         self.organization = organization
+        # each connection may hold a partly received frame (up to the decoder's maximum):
+        # how many are served at once bounds the memory they take; past it a new one is
+        # closed at once, and a frame must arrive whole within frame_timeout of its start
+        # byte (a sender trickling a byte per idle period cannot hold a connection open)
+        self.max_connections = max_connections
+        self.frame_timeout = frame_timeout
         self.host = host
         self.port = port
         self.idle_timeout = idle_timeout
@@ -130,16 +138,30 @@ class MllpListener:
         task = asyncio.current_task()
         if task is None:  # a handler always runs in a task; for the type checker
             return
-        self._connections.add(task)
         peer = writer.get_extra_info("peername")
+        if len(self._connections) >= self.max_connections:
+            log.warning("mllp connection from %s refused: %d open", peer, self.max_connections)
+            writer.close()
+            with contextlib.suppress(Exception):
+                await writer.wait_closed()
+            return
+        self._connections.add(task)
         log.info("mllp connection from %s", peer)
         decoder = MllpDecoder()
+        loop = asyncio.get_running_loop()
+        frame_deadline: float | None = None  # when the frame being received must be whole
         try:
             while not self._stopping:
+                wait = self.idle_timeout
+                if frame_deadline is not None:
+                    wait = min(wait, frame_deadline - loop.time())
                 try:
-                    data = await asyncio.wait_for(reader.read(READ_SIZE), self.idle_timeout)
+                    data = await asyncio.wait_for(reader.read(READ_SIZE), max(wait, 0))
                 except TimeoutError:
-                    log.info("mllp connection from %s idle, closed", peer)
+                    if frame_deadline is not None and loop.time() >= frame_deadline:
+                        log.warning("mllp %s: a frame did not arrive whole in time, closed", peer)
+                    else:
+                        log.info("mllp connection from %s idle, closed", peer)
                     break
                 if not data:
                     break
@@ -150,12 +172,18 @@ class MllpListener:
                     self._busy.discard(task)
                 if not keep:
                     break
+                if not decoder.inside_frame:
+                    frame_deadline = None
+                elif frame_deadline is None:
+                    frame_deadline = loop.time() + self.frame_timeout
             for cut in decoder.close():
                 log.warning(
                     "mllp %s disconnected mid-message (%d bytes dropped)", peer, len(cut.junk)
                 )
         except (ConnectionError, asyncio.IncompleteReadError):
             log.info("mllp connection from %s lost", peer)
+        except TimeoutError:
+            log.warning("mllp %s does not read its ACKs, closed", peer)
         except asyncio.CancelledError:
             pass
         finally:
@@ -191,5 +219,6 @@ class MllpListener:
                     junk[junk.find("MSH") :], code="AR", issues=[issue], sent_at=datetime.now(UTC)
                 )
             writer.write(frame(ack.encode("utf-8")))
-            await writer.drain()
+            # a sender that never reads its ACKs must not pin the connection
+            await asyncio.wait_for(writer.drain(), self.idle_timeout)
         return True

@@ -48,7 +48,7 @@ def _test_database_url() -> str:
     return f"postgres://{auth}@{host}:{port}/{db['NAME']}"
 
 
-def _start(slug: str, processes: int = 1, idle: float = 20) -> Listener:
+def _start(slug: str, processes: int = 1, idle: float = 20, *extra: str) -> Listener:
     """`manage.py mllp_listen --port 0 --org SLUG` against the test database; the port is
     read from its first line."""
     env = {
@@ -59,7 +59,7 @@ def _start(slug: str, processes: int = 1, idle: float = 20) -> Listener:
         "PYTHONPATH": str(ROOT),
     }
     command = [sys.executable, "manage.py", "mllp_listen", "--port", "0", "--org", slug]
-    command += ["--idle-timeout", str(idle), "--processes", str(processes)]
+    command += ["--idle-timeout", str(idle), "--processes", str(processes), *extra]
     proc = subprocess.Popen(
         command,
         cwd=ROOT,
@@ -234,5 +234,40 @@ def test_a_silent_connection_is_closed_after_the_idle_timeout(
         with running.client() as client:  # and still serves
             ack = unframed(client.send_message(adt(facility=chain.loc_a.ncpdp_id)))
         assert field(ack, "MSA", 1) == "AA"
+    finally:
+        _stop(running)
+
+
+def test_a_frame_trickled_slower_than_the_frame_timeout_closes_the_connection(
+    transactional_db: Any, chain: SimpleNamespace
+) -> None:
+    running = _start(chain.org.slug, 1, 20, "--frame-timeout", "1")
+    try:
+        with socket.create_connection(("127.0.0.1", running.port), timeout=10) as slow:
+            slow.sendall(b"\x0bMSH|^~\\&|")  # a frame starts ...
+            time.sleep(0.6)
+            slow.sendall(b"PMS|")  # ... a byte now and then keeps it from being idle
+            assert slow.recv(1024) == b""  # closed past the frame's second
+        message = adt(facility=chain.loc_a.ncpdp_id, control_id="AFTER", patient_id="P9")
+        client = running.client()
+        assert field(unframed(client.send_message(message)), "MSA", 1) == "AA"
+        client.close()
+    finally:
+        _stop(running)
+
+
+def test_connections_past_the_limit_are_closed_at_once(
+    transactional_db: Any, chain: SimpleNamespace
+) -> None:
+    running = _start(chain.org.slug, 1, 20, "--max-connections", "1")
+    try:
+        first = running.client()
+        message = adt(facility=chain.loc_a.ncpdp_id, control_id="FIRST", patient_id="P8")
+        assert field(unframed(first.send_message(message)), "MSA", 1) == "AA"
+        with socket.create_connection(("127.0.0.1", running.port), timeout=10) as second:
+            assert second.recv(1024) == b""
+        again = adt(facility=chain.loc_a.ncpdp_id, control_id="SECOND", patient_id="P8")
+        assert field(unframed(first.send_message(again)), "MSA", 1) == "AA"
+        first.close()
     finally:
         _stop(running)

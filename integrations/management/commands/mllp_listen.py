@@ -40,6 +40,18 @@ class Command(BaseCommand):
         parser.add_argument(
             "--processes", type=int, default=1, help="processes sharing the port (cores)"
         )
+        parser.add_argument(
+            "--max-connections",
+            type=int,
+            default=256,
+            help="connections served at once per process (more are closed at once)",
+        )
+        parser.add_argument(
+            "--frame-timeout",
+            type=float,
+            default=30.0,
+            help="seconds a message has to arrive whole once its frame has started",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         organization = Organization.objects.filter(slug=options["org"]).first()
@@ -89,6 +101,8 @@ class Command(BaseCommand):
             idle_timeout=options["idle_timeout"],
             workers=options["workers"],
             sock=sock,
+            max_connections=options["max_connections"],
+            frame_timeout=options["frame_timeout"],
         )
         stopped = asyncio.Event()
         loop = asyncio.get_running_loop()
