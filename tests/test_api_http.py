@@ -86,3 +86,17 @@ def test_the_count_lives_in_redis_shared_by_every_process(
     assert len(keys) == 1
     conn.delete(*keys)  # as if another process's window had passed: the count starts over
     assert [client.get("/api/v1/me/").status_code for _ in range(3)] == [200, 200, 429]
+
+
+def test_with_the_cache_unreachable_requests_go_through_uncounted(
+    chain: SimpleNamespace, api_login: Any, settings: Any, caplog: Any
+) -> None:
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",  # nothing listens there
+        }
+    }
+    client = _client(chain, api_login)
+    assert client.get("/api/v1/me/").status_code == 200
+    assert "rate limit not applied: the cache is unreachable" in caplog.text

@@ -4,17 +4,30 @@ same count; a refused request answers 429 with Retry-After."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.conf import settings
+from redis.exceptions import RedisError
 from rest_framework.request import Request
 from rest_framework.throttling import SimpleRateThrottle
 
 from rxrevops.access import TokenPrincipal
 
+log = logging.getLogger(__name__)
+
 
 class PrincipalRateThrottle(SimpleRateThrottle):
     scope = "principal"
+
+    def allow_request(self, request: Request, view: Any) -> bool:
+        # the limit protects the service; it must not be what takes it down: with the cache
+        # (Redis) unreachable, requests are let through uncounted and the outage is logged
+        try:
+            return bool(super().allow_request(request, view))
+        except RedisError as exc:
+            log.warning("rate limit not applied: the cache is unreachable (%s)", type(exc).__name__)
+            return True
 
     def get_rate(self) -> str:
         # read per request (not at import like DRF's THROTTLE_RATES): the setting can be
