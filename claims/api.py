@@ -36,6 +36,7 @@ from claims.services.fill_push import (
 from claims.services.patients import SEXES, patient_upsert
 from rxrevops.access import Principal, location_ids_for_user, require_role_or_scope
 from rxrevops.api.permissions import ScopeOrRole
+from rxrevops.api.problems import BodyTooLarge
 from rxrevops.models import AuditEvent, Location, Role, Scope
 from rxrevops.services.audit import audit_record
 
@@ -74,12 +75,6 @@ class ExactJSONParser(BaseParser):
             return json.loads(body, parse_float=Decimal)
         except ValueError as exc:
             raise ParseError(f"JSON parse error - {exc}") from None
-
-
-class BodyTooLarge(APIException):
-    status_code = 413
-    default_detail = "The request body is too large."
-    default_code = "body_too_large"
 
 
 class TooManyFills(APIException):
