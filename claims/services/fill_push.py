@@ -47,7 +47,7 @@ EXTRA_COLUMNS = ("pharmacy_npi", "claim_status")
 ITEM_STATUSES = ("created", "updated", "unchanged", "rejected")
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: thousands per request, built 3x quicker without it
 class ItemResult:
     index: int  # position in the request
     status: str  # "created" | "updated" | "unchanged" | "rejected"
@@ -113,13 +113,16 @@ def push_fills(
             job_id=job.pk,
             with_ids=True,
         )
-        ids = _fill_ids(result.rows, location_id=location.pk)
+        ids = dict(loaded.written)
+        # the rest were found as stored (or dropped by the upsert's joins: see below)
+        rest = pa.array(np.isin(result.rows.column(LINE).to_numpy(), list(ids), invert=True))
+        ids.update(_fill_ids(result.rows.filter(rest), location_id=location.pk))
         problems = [_as_item_problem(p) for p in problems]
         for line in result.rows.column(LINE).to_pylist():
             if line not in ids:  # the upsert's joins dropped it: never silently
                 problems.append(RowProblem(line, "(item)", "", "not loaded (internal error)"))
         quarantine_record(job, sorted(problems, key=lambda p: p.line))
-        items = _items(len(rows), problems, ids, loaded.created_ids, loaded.updated_ids)
+        items = _items(len(rows), problems, ids, loaded.created_ids, loaded.written)
         counts = {"read": len(rows), "created": 0, "updated": 0, "unchanged": 0, "rejected": 0}
         for item in items:
             counts[item.status] += 1
@@ -205,18 +208,21 @@ def items_table(
                 [str(row[unknown[0]])[:200]] * n,
                 "unknown field (the fields are the canonical PMS columns of docs/formats.md)",
             )
-    good_rows = [row if isinstance(row, Mapping) else {} for row in rows]
-    columns: dict[str, pa.Array] = {}
-    for name in canonical_columns():
-        values, invalid = _texts([row.get(name) for row in good_rows])
-        if invalid.any():
-            refuse(
-                invalid,
-                name,
-                [printable(v) for v in values.to_pylist()],
-                "must be a string or a number of at most 30 digits (text without NUL characters)",
-            )
-        columns[name] = values
+    columns = _text_columns(rows) if not bad.any() else None
+    if columns is None:
+        columns = {}
+        good_rows = [row if isinstance(row, Mapping) else {} for row in rows]
+        for name in canonical_columns():
+            values, invalid = _texts([row.get(name) for row in good_rows])
+            if invalid.any():
+                refuse(
+                    invalid,
+                    name,
+                    [printable(v) for v in values.to_pylist()],
+                    "must be a string or a number of at most 30 digits "
+                    "(text without NUL characters)",
+                )
+            columns[name] = values
     # a reversal may name itself by its status only
     reversal = _mask(pc.equal(columns["claim_status"], "reversed")) & _mask(
         pc.equal(columns["transaction_code"], "")
@@ -249,6 +255,29 @@ def items_table(
     if bad.any():
         table = table.filter(pa.array(~bad))
     return table, problems
+
+
+@cache
+def _text_struct() -> pa.StructType:
+    return pa.struct([(name, pa.string()) for name in canonical_columns()])
+
+
+def _text_columns(rows: Sequence[Mapping[str, object]]) -> dict[str, pa.Array] | None:
+    """Every canonical column of items whose values are all text (or absent or null) and free
+    of NUL characters, converted by Arrow in one pass over the objects; None when any item
+    holds anything else (a number, true/false, a NUL, an unpaired surrogate), which the
+    column-by-column path then writes out or refuses value by value. The common case of a
+    PMS sending strings, as its CSV export would: about 3x quicker than reading each column
+    from every object in Python."""
+    try:
+        items = pa.array(rows, type=_text_struct())
+    except (pa.ArrowTypeError, pa.ArrowInvalid, UnicodeEncodeError, TypeError):
+        return None
+    columns = {name: items.field(name).fill_null("") for name in canonical_columns()}
+    for values in columns.values():
+        if pc.any(pc.match_substring(values, "\x00")).as_py():
+            return None
+    return columns
 
 
 # the largest power of ten a pushed number may carry (a quantity, money, a day count: far
@@ -320,8 +349,8 @@ def _as_item_problem(problem: RowProblem) -> RowProblem:
 
 
 def _fill_ids(rows: pa.Table, *, location_id: int) -> dict[int, int]:
-    """Item index -> the id of its fill, for every loaded item (created, updated or already
-    stored as it is): one lookup through the real-world key index. The keys travel as one
+    """Item index -> the id of its stored fill, for the loaded items the upsert did not
+    write (found unchanged): one lookup through the real-world key index. The keys travel as one
     text (written by Arrow, split by Postgres): binding five arrays of 5,000 Python values
     costs more than the lookup."""
     if rows.num_rows == 0:
@@ -354,8 +383,10 @@ def _items(
     problems: list[RowProblem],
     ids: dict[int, int],
     created: frozenset[int],
-    updated: frozenset[int],
+    written: Mapping[int, int],
 ) -> list[ItemResult]:
+    """Each item's answer; `written` (line -> fill id) holds the fills the batch created or
+    changed, `created` the ids among them it created."""
     errors: dict[int, list[dict[str, str]]] = {}
     for p in problems:
         errors.setdefault(p.line, []).append(
@@ -368,7 +399,7 @@ def _items(
             items.append(ItemResult(i, "rejected", None, errors.get(i, [])))
         elif fill_id in created:
             items.append(ItemResult(i, "created", fill_id, []))
-        elif fill_id in updated:
+        elif i in written:
             items.append(ItemResult(i, "updated", fill_id, []))
         else:
             items.append(ItemResult(i, "unchanged", fill_id, []))

@@ -13,9 +13,9 @@ file after another import, the same rows in a new file) goes through every row."
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import IO, Any
@@ -313,9 +313,10 @@ def _load(rows: int, text: bytes, *, location_id: int | None, job_id: int) -> tu
 class Loaded:
     inserted: int
     updated: int
-    # with `with_ids`: the fills this batch created and the ones it changed
+    # with `with_ids`: line -> id of each fill this batch wrote, and the ids it created
+    # (the rest of `written` it changed); rows found unchanged are in neither
+    written: Mapping[int, int] = field(default_factory=dict)
     created_ids: frozenset[int] = frozenset()
-    updated_ids: frozenset[int] = frozenset()
 
 
 def batch_load(
@@ -336,12 +337,12 @@ def batch_load(
         cur.execute("ANALYZE pms_stage (rx_number, fill_number, date_of_service, patient_id)")
         params = {"location": location_id, "job": job_id, "with_ids": with_ids}
         _run_sql(cur, "pms_upsert.sql", params)
-        inserted, updated, created_ids, updated_ids = cur.fetchone()
+        inserted, updated, rows_written = cur.fetchone()
         _run_sql(cur, "pms_mark_reversed.sql", params)
         cur.execute("DROP TABLE pms_stage")
-    return Loaded(
-        int(inserted), int(updated), frozenset(created_ids or ()), frozenset(updated_ids or ())
-    )
+    written = {int(line): int(fill_id) for line, fill_id, _ in rows_written or ()}
+    created = frozenset(int(fill_id) for _, fill_id, new in rows_written or () if new)
+    return Loaded(int(inserted), int(updated), written, created)
 
 
 def _run_sql(cur: Any, name: str, params: dict[str, Any]) -> None:

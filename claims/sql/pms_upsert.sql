@@ -88,11 +88,17 @@ WITH loaded AS (
         authorization_number, row_hash, source_job_id, updated_at)
     SELECT %(location)s, s.rx_number, s.fill_number, s.date_of_service, s.transaction_code,
         s.transaction_date,
-        -- a B1 whose reversal is already stored arrives reversed (pms_mark_reversed.sql
-        -- handles the other order)
+        -- a B1 whose reversal is in this batch or already stored arrives reversed
+        -- (pms_mark_reversed.sql handles a reversal arriving after its bill). The stored
+        -- reversal is looked up per bill through the real-world key index: as EXISTS the
+        -- planner may hash every reversal of the store (or of every store) for each batch.
         CASE WHEN s.transaction_code = 'B2' THEN 'reversed'
-             WHEN s.transaction_code = 'B1' AND EXISTS (
-                 SELECT 1 FROM claims_fill r
+             WHEN s.transaction_code = 'B1'
+                  AND (s.rx_number, s.fill_number, s.date_of_service) IN (
+                      SELECT rx_number, fill_number, date_of_service FROM pms_stage
+                      WHERE transaction_code = 'B2') THEN 'reversed'
+             WHEN s.transaction_code = 'B1' AND (
+                 SELECT true FROM claims_fill r
                  WHERE r.location_id = %(location)s AND r.rx_number = s.rx_number
                    AND r.fill_number = s.fill_number AND r.date_of_service = s.date_of_service
                    AND r.transaction_code = 'B2') THEN 'reversed'
@@ -128,10 +134,16 @@ WITH loaded AS (
         authorization_number = EXCLUDED.authorization_number, row_hash = EXCLUDED.row_hash,
         source_job_id = EXCLUDED.source_job_id, updated_at = now()
     WHERE f.row_hash <> EXCLUDED.row_hash
-    RETURNING id, (xmax = 0) AS inserted
+    RETURNING id, (xmax = 0) AS inserted, rx_number, fill_number, date_of_service,
+        transaction_code
 )
--- the push API answers per item: with %(with_ids)s the ids created and the ids updated too
+-- the push API answers per item: with %(with_ids)s also [line, fill id, 1 if created else 0]
+-- of every row written (the batch's keys are unique: normalize() quarantines repeats)
 SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted),
-    array_agg(id) FILTER (WHERE inserted AND %(with_ids)s),
-    array_agg(id) FILTER (WHERE NOT inserted AND %(with_ids)s)
+    CASE WHEN %(with_ids)s THEN (
+        SELECT array_agg(ARRAY[s.line, l.id, l.inserted::int])
+        FROM loaded l
+        JOIN pms_stage s ON s.rx_number = l.rx_number AND s.fill_number = l.fill_number
+            AND s.date_of_service = l.date_of_service
+            AND s.transaction_code = l.transaction_code) END
 FROM loaded;
