@@ -5,12 +5,17 @@
 -- The job that marked it becomes the row's source (reconciliation finds changed claims so).
 SET LOCAL enable_nestloop = on;
 
+-- The bills are found key by key (a probe of the unique key index each) and then updated by
+-- id: as a join, a store the statistics do not know yet (a new store's first batches) can be
+-- planned as a scan of all its fills for every reversal (measured: 745 ms instead of 20 ms).
 UPDATE claims_fill f SET status = 'reversed', source_job_id = %(job)s, updated_at = now()
-FROM (
-    SELECT DISTINCT rx_number, fill_number, date_of_service
-    FROM pms_stage WHERE transaction_code = 'B2'
-) k
-WHERE f.location_id = %(location)s AND f.transaction_code = 'B1'
-  AND f.rx_number = k.rx_number AND f.fill_number = k.fill_number
-  AND f.date_of_service = k.date_of_service
-  AND f.status <> 'reversed';
+WHERE f.id = ANY(ARRAY(
+    SELECT (SELECT b.id FROM claims_fill b
+            WHERE b.location_id = %(location)s AND b.rx_number = k.rx_number
+              AND b.fill_number = k.fill_number AND b.date_of_service = k.date_of_service
+              AND b.transaction_code = 'B1' AND b.status <> 'reversed')
+    FROM (
+        SELECT DISTINCT rx_number, fill_number, date_of_service
+        FROM pms_stage WHERE transaction_code = 'B2'
+    ) k
+));

@@ -168,6 +168,27 @@ def test_a_pushed_reversal_marks_its_claim_reversed(
     assert stored(bill.fill_id).source_job_id == result.job.pk
 
 
+def test_a_bill_and_its_reversal_in_one_push_store_the_bill_reversed(
+    stores: SimpleNamespace, world_files: Path, world_manifest: dict[str, Any]
+) -> None:
+    loc = stores.locations[0]
+    rows = jan_rows(stores, world_manifest, world_files)
+    reversal = next(r for r in rows if r["transaction_code"] == "B2")
+    key = ("rx_number", "fill_number", "date_of_service")
+    original = next(
+        r for r in rows if r["transaction_code"] == "B1" and all(r[k] == reversal[k] for k in key)
+    )
+    # either order inside the batch
+    for batch in ([original, reversal], [reversal, original]):
+        Fill.objects.filter(location=loc).delete()
+        result = push_fills(location=loc, rows=batch, source="test")
+        assert [i.status for i in result.items] == ["created", "created"]
+        by_code = {stored(i.fill_id).transaction_code: stored(i.fill_id) for i in result.items}
+        assert by_code["B1"].status == Fill.Status.REVERSED
+        assert by_code["B2"].status == Fill.Status.REVERSED
+        assert by_code["B1"].source_job_id == result.job.pk
+
+
 def test_bad_items_are_rejected_with_field_and_reason_and_quarantined_while_good_ones_load(
     stores: SimpleNamespace, world_files: Path, world_manifest: dict[str, Any]
 ) -> None:
