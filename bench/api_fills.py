@@ -4,13 +4,13 @@ Issue 10, Performance (">= 20,000 fills/s through POST /api/v1/fills/bulk/"). On
 
 - the bulk push end to end: N canonical rows as JSON bodies of BATCH fills each (values as
   the canonical CSV's text; bodies encoded before the clock starts), POSTed one after the
-  other with a keep-alive session to gunicorn (`rxrevops.wsgi`, the Procfile's options but
-  WORKERS workers; development profile, DEBUG off) on the benchmark database, into a fresh
+  other with a keep-alive session to gunicorn (`rxrevops.wsgi` with the Procfile's WORKERS
+  workers; development profile, DEBUG off) on the benchmark database, into a fresh
   location, with a token limited to it (scope claims:write): from the first request sent to
   the last answer read, every answer checked (200, per-item results, counts);
 - the same bodies again (every fill unchanged: read, normalized, hashed, compared);
-- the same bodies by CLIENTS clients at once (a PMS sending batches in parallel), into
-  another fresh location;
+- the same bodies pushed by CLIENTS stores at once (a chain's stores, each its own client
+  and token, sending its share of the bodies one after the other), into fresh locations;
 - the push service alone, in this process (`json.loads` of each body + `push_fills`), into
   another fresh location: the push without HTTP, DRF and the answer's JSON;
 - raw `COPY` of the same normalized rows into an unindexed table (the physical limit, as
@@ -53,8 +53,8 @@ REDIS_URL = "redis://127.0.0.1:6379/13"  # the rate limiter's counters
 ORG_SLUG = "bench-api-fills"
 RUN_NCPDP_PREFIX = "97"
 BATCH = 5_000
-WORKERS = 2
-CLIENTS = 2  # the concurrent pass: as many clients as workers
+WORKERS = 4  # as the Procfile runs gunicorn
+CLIENTS = 4  # the concurrent pass: stores pushing at once, one per worker
 TARGET_FILLS_S = 20_000
 
 
@@ -199,11 +199,11 @@ def _auth(key: str) -> dict[str, str]:
 
 
 def _push_over_http(
-    base: str, key: str, bodies: list[bytes], *, clients: int = 1
+    base: str, keys: list[str], bodies: list[bytes]
 ) -> tuple[float, dict[str, int], list[float]]:
-    """Every body POSTed, by `clients` clients at once (each its own keep-alive session,
-    taking the next body when its answer is in); (seconds, summed counts, per-request
-    seconds)."""
+    """Every body POSTed, by one client per key at once (each its own keep-alive session and
+    store, sending its share of the bodies, dealt in turn, one after the other); (seconds,
+    summed counts, per-request seconds)."""
     import threading
     from concurrent.futures import ThreadPoolExecutor
 
@@ -211,19 +211,13 @@ def _push_over_http(
 
     totals = {"read": 0, "created": 0, "updated": 0, "unchanged": 0, "rejected": 0}
     latencies: list[float] = []
-    headers = {**_auth(key), "Content-Type": "application/json"}
-    local = threading.local()
     lock = threading.Lock()
+    sessions = [requests.Session() for _ in keys]
 
-    def session() -> requests.Session:
-        if not hasattr(local, "session"):
-            local.session = requests.Session()
-        s: requests.Session = local.session
-        return s
-
-    def send(body: bytes) -> None:
+    def send(client: int, body: bytes) -> None:
+        headers = {**_auth(keys[client]), "Content-Type": "application/json"}
         sent = time.perf_counter()
-        response = session().post(
+        response = sessions[client].post(
             f"{base}/api/v1/fills/bulk/", data=body, headers=headers, timeout=300
         )
         took = time.perf_counter() - sent
@@ -237,16 +231,17 @@ def _push_over_http(
             for k in totals:
                 totals[k] += int(answer["counts"][k])
 
-    with ThreadPoolExecutor(max_workers=clients) as pool:
-        # warm every worker's connection and imports without writing anything
-        warm = [
-            pool.submit(lambda: session().get(f"{base}/api/v1/me/", headers=_auth(key)))
-            for _ in range(WORKERS * 2)
-        ]
-        for w in warm:
-            w.result()
+    def client(number: int) -> None:
+        for body in bodies[number :: len(keys)]:
+            send(number, body)
+
+    # warm every worker's connection and imports without writing anything
+    for number, key in enumerate(keys):
+        for _ in range(WORKERS):
+            sessions[number].get(f"{base}/api/v1/me/", headers=_auth(key)).raise_for_status()
+    with ThreadPoolExecutor(max_workers=len(keys)) as pool:
         started = time.perf_counter()
-        for done in [pool.submit(send, body) for body in bodies]:
+        for done in [pool.submit(client, number) for number in range(len(keys))]:
             done.result()
         seconds = time.perf_counter() - started
     return seconds, totals, latencies
@@ -281,13 +276,19 @@ def run(*, rows: int) -> None:
     _clear_earlier_runs(org)
     http_loc = _location(org, 1, "Bench: pushed over HTTP")
     service_loc = _location(org, 2, "Bench: pushed in process")
-    parallel_loc = _location(org, 3, f"Bench: pushed over HTTP by {CLIENTS} clients")
     key = api_token_create(
         organization=org, name="bench push", scopes=["claims:write"], locations=[http_loc]
     ).key
-    parallel_key = api_token_create(
-        organization=org, name="bench push 2", scopes=["claims:write"], locations=[parallel_loc]
-    ).key
+    # the stores pushing at once, each with its own token
+    parallel_keys = [
+        api_token_create(
+            organization=org,
+            name=f"bench push, store {n + 1} of {CLIENTS}",
+            scopes=["claims:write"],
+            locations=[_location(org, 3 + n, f"Bench: store {n + 1} of {CLIENTS} pushing")],
+        ).key
+        for n in range(CLIENTS)
+    ]
 
     port = _free_port()
     log = CACHE / "api-fills-gunicorn.log"
@@ -299,13 +300,11 @@ def run(*, rows: int) -> None:
     server = _serve(port, log)
     try:
         _wait_for(server, base, key, log)
-        http_s, http_counts, latencies = _push_over_http(base, key, bodies)
+        http_s, http_counts, latencies = _push_over_http(base, [key], bodies)
         print(f"  first push {http_s:.1f} s; again ...", flush=True)
-        again_s, again_counts, again_latencies = _push_over_http(base, key, bodies)
-        print(f"  {again_s:.1f} s; {CLIENTS} clients at once into another location ...", flush=True)
-        par_s, par_counts, par_latencies = _push_over_http(
-            base, parallel_key, bodies, clients=CLIENTS
-        )
+        again_s, again_counts, again_latencies = _push_over_http(base, [key], bodies)
+        print(f"  {again_s:.1f} s; {CLIENTS} stores pushing at once ...", flush=True)
+        par_s, par_counts, par_latencies = _push_over_http(base, parallel_keys, bodies)
         print(f"  {par_s:.1f} s", flush=True)
     finally:
         _stop(server)
@@ -328,7 +327,7 @@ def run(*, rows: int) -> None:
     )
     print(f"  first push:  {_counts(http_counts)}")
     print(f"  again:       {_counts(again_counts)}")
-    print(f"  {CLIENTS} clients:   {_counts(par_counts)}")
+    print(f"  {CLIENTS} stores:    {_counts(par_counts)}")
     print(f"  in process:  {_counts(service_counts)}")
     print()
     print_table(
@@ -358,7 +357,7 @@ def run(*, rows: int) -> None:
                 "",
             ),
             (
-                f"bulk push over HTTP, {CLIENTS} clients at once",
+                f"bulk push over HTTP, {CLIENTS} stores at once",
                 f"{par_s:.1f} s  {n / par_s:,.0f} fills/s",
                 f">= {TARGET_FILLS_S:,} fills/s",
                 met(n / par_s >= TARGET_FILLS_S),
