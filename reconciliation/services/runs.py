@@ -654,19 +654,22 @@ _CURRENT = (
 # of its store or of no known store. Each probe is a LATERAL index lookup per key: the
 # planner, which cannot know how few keys the temp tables hold, would hash whole tables.
 _CLOSURE = (
-    "INSERT INTO rs_key SELECT DISTINCT f.location_id, f.rx_number, f.date_of_service, {n} "
-    "FROM rs_c1 s JOIN claims_fill f ON f.id = s.id WHERE s.r = {n} ON CONFLICT DO NOTHING",
+    # the keys and authorizations of the claims, then of the payments: each row read once
+    "WITH f AS MATERIALIZED (SELECT f.location_id, f.rx_number, f.date_of_service, "
+    "f.authorization_number FROM rs_c1 s JOIN claims_fill f ON f.id = s.id WHERE s.r = {n}), "
+    "k AS (INSERT INTO rs_key SELECT DISTINCT location_id, rx_number, date_of_service, {n} "
+    "FROM f ON CONFLICT DO NOTHING) "
+    "INSERT INTO rs_auth SELECT DISTINCT authorization_number, {n} FROM f "
+    "WHERE authorization_number <> '' ON CONFLICT DO NOTHING",
     # (the payment's Rx number: the stored column claim_rx, recon_claim_rx(CLP01))
-    "INSERT INTO rs_key SELECT DISTINCT coalesce(p.location_id, 0), p.claim_rx, "
-    "p.service_date, {n} FROM rs_pay s JOIN reconciliation_claimpayment p ON p.id = s.id "
-    "WHERE s.r = {n} AND p.service_date IS NOT NULL AND p.claim_rx IS NOT NULL "
+    "WITH p AS MATERIALIZED (SELECT p.location_id, p.claim_rx, p.service_date, "
+    "recon_trim(p.payer_claim_control) AS auth FROM rs_pay s "
+    "JOIN reconciliation_claimpayment p ON p.id = s.id WHERE s.r = {n}), "
+    "k AS (INSERT INTO rs_key SELECT DISTINCT coalesce(location_id, 0), claim_rx, "
+    "service_date, {n} FROM p WHERE service_date IS NOT NULL AND claim_rx IS NOT NULL "
+    "ON CONFLICT DO NOTHING) "
+    "INSERT INTO rs_auth SELECT DISTINCT auth, {n} FROM p WHERE auth <> '' "
     "ON CONFLICT DO NOTHING",
-    "INSERT INTO rs_auth SELECT DISTINCT f.authorization_number, {n} FROM rs_c1 s "
-    "JOIN claims_fill f ON f.id = s.id WHERE s.r = {n} AND f.authorization_number <> '' "
-    "ON CONFLICT DO NOTHING",
-    "INSERT INTO rs_auth SELECT DISTINCT recon_trim(p.payer_claim_control), {n} FROM rs_pay s "
-    "JOIN reconciliation_claimpayment p ON p.id = s.id WHERE s.r = {n} "
-    "AND recon_trim(p.payer_claim_control) <> '' ON CONFLICT DO NOTHING",
     "INSERT INTO rs_c1 SELECT x.id, {m} FROM rs_key k CROSS JOIN LATERAL (SELECT f.id "
     "FROM claims_fill f WHERE f.location_id = k.loc AND f.rx_number = k.rx "
     "AND f.date_of_service = k.dos OFFSET 0) x WHERE k.r = {n} AND k.loc <> 0 "
@@ -1328,13 +1331,14 @@ def _totals_after(
     return dict(sorted(totals.items()))
 
 
+# what the current remittances paid (CLP04) and adjusted (PLB), from the totals each carries:
+# written with its payments and PLB rows in the import's transaction (the sums of exactly
+# those rows, held equal by a test), and never changed after; a remittance is replaced, not
+# edited. Summing the rows instead reads every payment of the organization (0.15 s at 1M).
 _PAID_SQL = """
-SELECT (SELECT coalesce(sum(p.paid_cents), 0) FROM reconciliation_claimpayment p
-   JOIN reconciliation_remittance r ON r.id = p.remittance_id
-   WHERE r.organization_id = %(org)s AND r.superseded_by_id IS NULL),
- (SELECT coalesce(sum(a.amount_cents), 0) FROM reconciliation_provideradjustment a
-   JOIN reconciliation_remittance r ON r.id = a.remittance_id
-   WHERE r.organization_id = %(org)s AND r.superseded_by_id IS NULL)
+SELECT coalesce(sum(claim_paid_cents), 0), coalesce(sum(provider_adjustment_cents), 0)
+FROM reconciliation_remittance
+WHERE organization_id = %(org)s AND superseded_by_id IS NULL
 """
 
 

@@ -104,6 +104,28 @@ def test_a_corrected_resend_replaces_the_current_version_and_keeps_the_old_one(
     assert "corrected re-send" in second.message
 
 
+def test_each_remittance_carries_the_sums_of_its_own_payment_and_plb_rows(
+    stores: SimpleNamespace, world_files: Path, world_manifest: dict[str, Any]
+) -> None:
+    """Reconciliation's balance check reads what was paid from these totals (not from every
+    payment row): they must be exactly the rows' sums, for synthetic and real files alike,
+    flagged (unbalanced) payments included."""
+    for entry in _remit_entries(world_manifest):
+        remit_import_path(organization=stores.org, path=world_files / entry["path"])
+    for sample in sorted(p for p in SAMPLES.iterdir() if p.suffix in (".txt", ".835", ".edi")):
+        remit_import_path(organization=stores.org, path=sample)
+    remits = Remittance.objects.all()
+    assert remits.filter(balanced=False).exists()  # the real samples include flagged ones
+    assert ProviderAdjustment.objects.exists()
+    for remit in remits:
+        paid = ClaimPayment.objects.filter(remittance=remit).aggregate(s=Sum("paid_cents"))["s"]
+        plb = ProviderAdjustment.objects.filter(remittance=remit).aggregate(s=Sum("amount_cents"))[
+            "s"
+        ]
+        assert remit.claim_paid_cents == (paid or 0), remit.pk
+        assert remit.provider_adjustment_cents == (plb or 0), remit.pk
+
+
 def test_an_unreadable_file_is_rejected_whole_with_where_and_why(
     stores: SimpleNamespace,
 ) -> None:
