@@ -670,25 +670,28 @@ _CLOSURE = (
     "ON CONFLICT DO NOTHING) "
     "INSERT INTO rs_auth SELECT DISTINCT auth, {n} FROM p WHERE auth <> '' "
     "ON CONFLICT DO NOTHING",
-    "INSERT INTO rs_c1 SELECT x.id, {m} FROM rs_key k CROSS JOIN LATERAL (SELECT f.id "
+    # the claims and the payments of those keys and authorizations, each set written once
+    # (the lookups by key and by authorization mostly find the same rows)
+    "INSERT INTO rs_c1 SELECT DISTINCT id, {m} FROM ("
+    "SELECT x.id FROM rs_key k CROSS JOIN LATERAL (SELECT f.id "
     "FROM claims_fill f WHERE f.location_id = k.loc AND f.rx_number = k.rx "
     "AND f.date_of_service = k.dos OFFSET 0) x WHERE k.r = {n} AND k.loc <> 0 "
-    "ON CONFLICT DO NOTHING",
-    "INSERT INTO rs_c1 SELECT x.id, {m} FROM rs_key k CROSS JOIN LATERAL (SELECT f.id "
+    "UNION ALL SELECT x.id FROM rs_key k CROSS JOIN LATERAL (SELECT f.id "
     "FROM claims_fill f WHERE f.location_id = ANY({locs}) AND f.rx_number = k.rx "
     "AND f.date_of_service = k.dos OFFSET 0) x WHERE k.r = {n} AND k.loc = 0 "
-    "ON CONFLICT DO NOTHING",
-    "INSERT INTO rs_c1 SELECT x.id, {m} FROM rs_auth a CROSS JOIN LATERAL (SELECT f.id "
+    "UNION ALL SELECT x.id FROM rs_auth a CROSS JOIN LATERAL (SELECT f.id "
     "FROM claims_fill f WHERE f.authorization_number = a.auth AND f.authorization_number <> '' "
-    "AND f.location_id = ANY({locs}) OFFSET 0) x WHERE a.r = {n} ON CONFLICT DO NOTHING",
-    "INSERT INTO rs_pay SELECT x.id, {m} FROM rs_key k CROSS JOIN LATERAL (SELECT p.id "
+    "AND f.location_id = ANY({locs}) OFFSET 0) x WHERE a.r = {n}"
+    ") found ON CONFLICT DO NOTHING",
+    "INSERT INTO rs_pay SELECT DISTINCT id, {m} FROM ("
+    "SELECT x.id FROM rs_key k CROSS JOIN LATERAL (SELECT p.id "
     "FROM reconciliation_claimpayment p " + _CURRENT + " WHERE p.claim_rx = k.rx "
     "AND p.service_date = k.dos AND (k.loc = 0 OR p.location_id IS NULL OR p.location_id = k.loc) "
-    "OFFSET 0) x WHERE k.r = {n} ON CONFLICT DO NOTHING",
-    "INSERT INTO rs_pay SELECT x.id, {m} FROM rs_auth a CROSS JOIN LATERAL (SELECT p.id "
+    "OFFSET 0) x WHERE k.r = {n} "
+    "UNION ALL SELECT x.id FROM rs_auth a CROSS JOIN LATERAL (SELECT p.id "
     "FROM reconciliation_claimpayment p " + _CURRENT + " WHERE recon_trim(p.payer_claim_control) "
-    "= a.auth AND recon_trim(p.payer_claim_control) <> '' OFFSET 0) x WHERE a.r = {n} "
-    "ON CONFLICT DO NOTHING",
+    "= a.auth AND recon_trim(p.payer_claim_control) <> '' OFFSET 0) x WHERE a.r = {n}"
+    ") found ON CONFLICT DO NOTHING",
 )
 
 
