@@ -8,6 +8,7 @@ for quarantine, not as a rejection.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -107,18 +108,23 @@ def _open_csv(path: Path, batch_rows: int) -> Batches:
     first_line = text_start.splitlines()[0] if text_start.strip() else ""
     if not first_line.strip():
         raise FileRejected("The file has no header row: its first line is empty.")
-    headers = [h.strip() for h in next(iter(_csv_rows(first_line)))]
+    headers = [h.strip() for h in _first_row(first_line)]
     if len(set(headers)) != len(headers):
         dupes = sorted({h for h in headers if headers.count(h) > 1})
         raise FileRejected(f"The header row repeats column(s): {', '.join(dupes)}.")
     if not tail.endswith((b"\n", b"\r")):
-        last = tail.rsplit(b"\n", 1)[-1].decode("utf-8", errors="replace")
-        fields = next(iter(_csv_rows(last)), [])
+        # an export written with CR line ends (old Mac style) has no LF at all
+        last = re.split(rb"\r\n|\r|\n", tail)[-1].decode("utf-8", errors="replace")
+        fields = _first_row(last)
         if len(fields) < len(headers):
             raise FileRejected(
                 f"The file ends in the middle of a row ({len(fields)} of {len(headers)} fields "
                 "on its last line): it looks truncated. Export it again."
             )
+    if len(head) == path.stat().st_size and not re.search(rb"[\r\n]", head):
+        # the header alone, without a line end: an export of a period with no fills
+        # (Arrow refuses to skip a header row that does not end)
+        return Batches(headers=headers, kind="csv", batches=iter(()))
     problems: list[RowProblem] = []
     pending_bad: list[tuple[int, str, int]] = []
 
@@ -164,11 +170,16 @@ def _open_csv(path: Path, batch_rows: int) -> Batches:
     return Batches(headers=headers, kind="csv", batches=generate(), problems=problems)
 
 
-def _csv_rows(text: str) -> Iterator[list[str]]:
+def _first_row(text: str) -> list[str]:
+    """The fields of the first CSV row of `text` (a header line, or a file's last line)."""
     import csv
     import io
 
-    return csv.reader(io.StringIO(text))
+    try:
+        # newline="": a lone CR inside the line is the csv module's to read, not an error
+        return next(csv.reader(io.StringIO(text, newline="")), [])
+    except csv.Error as exc:
+        raise FileRejected(f"The CSV cannot be read: {exc}.") from None
 
 
 def _numbered(table: pa.Table, first_line: int) -> pa.Table:
@@ -205,6 +216,8 @@ def _open_xlsx(path: Path, batch_rows: int) -> Batches:
         headers = [_cell(v) for v in next(rows)]
     except StopIteration:
         raise FileRejected("The workbook's first sheet is empty.") from None
+    except Exception as exc:  # read-only openpyxl parses the sheet's XML as it goes
+        raise _damaged_sheet(exc) from None
     while headers and not headers[-1]:
         headers.pop()
     if not any(headers):
@@ -214,20 +227,32 @@ def _open_xlsx(path: Path, batch_rows: int) -> Batches:
     def generate() -> Iterator[pa.Table]:
         buffer: list[list[str]] = []
         lines: list[int] = []
-        for number, values in enumerate(rows, start=2):
-            cells = [_cell(v) for v in values[:width]]
-            if not any(cells):
-                continue
-            buffer.append(cells + [""] * (width - len(cells)))
-            lines.append(number)
-            if len(buffer) >= batch_rows:
-                yield _frame(buffer, lines, headers)
-                buffer, lines = [], []
+        number = 1
+        try:
+            for number, values in enumerate(rows, start=2):
+                cells = [_cell(v) for v in values[:width]]
+                if not any(cells):
+                    continue
+                buffer.append(cells + [""] * (width - len(cells)))
+                lines.append(number)
+                if len(buffer) >= batch_rows:
+                    yield _frame(buffer, lines, headers)
+                    buffer, lines = [], []
+        except Exception as exc:  # the sheet's XML is damaged past the rows read so far
+            raise _damaged_sheet(exc, after_row=number) from None
         if buffer:
             yield _frame(buffer, lines, headers)
         wb.close()
 
     return Batches(headers=headers, kind="xlsx", batches=generate())
+
+
+def _damaged_sheet(exc: Exception, after_row: int = 0) -> FileRejected:
+    where = f" after row {after_row}" if after_row > 1 else ""
+    return FileRejected(
+        f"The XLSX file is damaged: its first sheet cannot be read{where} "
+        f"({type(exc).__name__}). Export it again."
+    )
 
 
 def _frame(rows: list[list[str]], lines: list[int], headers: list[str]) -> pa.Table:
