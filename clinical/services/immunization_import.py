@@ -64,6 +64,8 @@ FILE_FIELDS = (
 # pg advisory-lock namespace: one immunization import per organization at a time, so two
 # uploads of overlapping files cannot both insert the same dose
 _LOCK_NAMESPACE = 7301
+# and per patient for inbound messages, which take the organization's lock shared
+_PATIENT_LOCK_NAMESPACE = 7302
 
 
 def immunization_import_create(
@@ -228,10 +230,20 @@ def immunization_doses_upsert(
 ) -> tuple[int, int, int]:
     """Upsert checked doses, each with its (location id, patient id), the way a file's rows
     are (natural key, registry send and billing for new doses), under the same per-
-    organization lock as the file import; for inbound interfaces (HL7 VXU). Returns
-    (inserted, updated, unchanged). The caller's transaction holds the lock until it ends."""
+    organization lock as the file import (shared between messages, with a lock per patient);
+    for inbound interfaces (HL7 VXU). Returns (inserted, updated, unchanged). The caller's
+    transaction holds the locks until it ends."""
     with connection.cursor() as cur:
-        cur.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_LOCK_NAMESPACE, organization_id])
+        # shared with other messages, exclusive of a file import: messages about different
+        # patients write at once (a VXU holds one patient's doses); a file waits for them
+        cur.execute(
+            "SELECT pg_advisory_xact_lock_shared(%s, %s)", [_LOCK_NAMESPACE, organization_id]
+        )
+        for patient_id in sorted({p for _, _, p in doses}):
+            cur.execute(
+                "SELECT pg_advisory_xact_lock(%s, %s)",
+                [_PATIENT_LOCK_NAMESPACE, patient_id & 0x7FFFFFFF],
+            )
     return _upsert(organization_id, doses)
 
 
