@@ -41,6 +41,7 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from bench.django_db import django_on
 from bench.report import met, print_table
 
 if TYPE_CHECKING:
@@ -304,27 +305,12 @@ def _engine_part(stores: dict[str, list[StoreFile]]) -> dict[str, Any]:
 
 
 def _setup_django() -> None:
-    import psycopg
-
-    with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as c:
-        if not c.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DB_NAME]).fetchone():
-            c.execute(f'CREATE DATABASE "{DB_NAME}"')
-            _say(f"created database {DB_NAME}")
-    # set before django.setup(), whatever the caller passed
-    os.environ["DATABASE_URL"] = DATABASE_URL
-    os.environ["MEDIA_ROOT"] = str(MEDIA_DIR)
     # the benchmark runs the build itself, once, and times it: imports queue nothing
-    os.environ["WORKLISTS_AFTER_IMPORT"] = "false"
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "rxrevops.settings")
-    import django
-    from django.conf import settings
-
-    django.setup()
-    if settings.DATABASES["default"]["NAME"] != DB_NAME:
-        raise RuntimeError(f"Django is not pointed at {DB_NAME}; refusing to benchmark")
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
+    django_on(
+        DB_NAME,
+        env={"MEDIA_ROOT": str(MEDIA_DIR), "WORKLISTS_AFTER_IMPORT": "false"},
+        say=_say,
+    )
 
 
 def _store_location(org: Organization, ncpdp: str, first: Path) -> Location:

@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bench import pms_import
+from bench.django_db import django_on
 from bench.report import met, print_table
 
 if TYPE_CHECKING:
@@ -59,27 +60,20 @@ TARGET_FILLS_S = 20_000
 
 
 def _setup_django() -> None:
-    import psycopg
+    django_on(
+        DB_NAME,
+        env={
+            "REDIS_URL": REDIS_URL,
+            "MEDIA_ROOT": str(CACHE / "media-push"),
+            "RECONCILE_AFTER_IMPORT": "false",
+            "WORKLISTS_AFTER_IMPORT": "false",
+        },
+        say=_print,
+    )
 
-    with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as c:
-        if not c.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DB_NAME]).fetchone():
-            c.execute(f'CREATE DATABASE "{DB_NAME}"')
-            print(f"created database {DB_NAME}", flush=True)
-    os.environ["DATABASE_URL"] = DATABASE_URL
-    os.environ["REDIS_URL"] = REDIS_URL
-    os.environ["MEDIA_ROOT"] = str(CACHE / "media-push")
-    os.environ["RECONCILE_AFTER_IMPORT"] = "false"
-    os.environ["WORKLISTS_AFTER_IMPORT"] = "false"
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "rxrevops.settings")
-    import django
-    from django.conf import settings
 
-    django.setup()
-    if settings.DATABASES["default"]["NAME"] != DB_NAME:
-        raise RuntimeError(f"Django is not pointed at {DB_NAME}; refusing to benchmark")
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
+def _print(text: str) -> None:
+    print(text, flush=True)
 
 
 def _organization() -> Organization:

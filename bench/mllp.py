@@ -30,6 +30,7 @@ import time
 import uuid
 from pathlib import Path
 
+from bench.django_db import django_on
 from bench.report import met, print_table
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,19 +43,7 @@ TARGET = 500.0
 
 def _setup() -> None:
     """The database, migrated, with one organization and its store (a child process)."""
-    import psycopg
-
-    with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as c:
-        if not c.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DB_NAME]).fetchone():
-            c.execute(f'CREATE DATABASE "{DB_NAME}"')
-    os.environ["DATABASE_URL"] = DATABASE_URL
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "rxrevops.settings")
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
+    django_on(DB_NAME)
     from rxrevops.identifiers import npi_is_valid
     from rxrevops.models import Location, Organization
 

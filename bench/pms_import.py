@@ -37,6 +37,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bench.django_db import django_on
 from bench.report import met, print_table
 
 if TYPE_CHECKING:
@@ -175,25 +176,12 @@ def _rel(path: Path) -> str:
 
 
 def _setup_django() -> None:
-    import psycopg
+    # the child processes inherit the environment
+    django_on(DB_NAME, env={"MEDIA_ROOT": str(MEDIA_DIR)}, say=_print)
 
-    with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as c:
-        if not c.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DB_NAME]).fetchone():
-            c.execute(f'CREATE DATABASE "{DB_NAME}"')
-            print(f"created database {DB_NAME}", flush=True)
-    # set before django.setup(); the child processes inherit them
-    os.environ["DATABASE_URL"] = DATABASE_URL
-    os.environ["MEDIA_ROOT"] = str(MEDIA_DIR)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "rxrevops.settings")
-    import django
-    from django.conf import settings
 
-    django.setup()
-    if settings.DATABASES["default"]["NAME"] != DB_NAME:
-        raise RuntimeError(f"Django is not pointed at {DB_NAME}; refusing to benchmark")
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
+def _print(text: str) -> None:
+    print(text, flush=True)
 
 
 def _organization() -> Organization:

@@ -48,6 +48,7 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bench.django_db import django_on
 from bench.pms_import import WORLD_DIR
 from bench.report import met, print_table
 
@@ -161,29 +162,18 @@ def _ensure_world(point: Point) -> dict[str, Any]:
 
 
 def _setup_django(point: Point) -> None:
-    import psycopg
-
-    with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as c:
-        if not c.execute("SELECT 1 FROM pg_database WHERE datname = %s", [point.db]).fetchone():
-            c.execute(f'CREATE DATABASE "{point.db}"')
-            _say(f"created database {point.db}")
-    # set before django.setup(), whatever the caller or .env says
-    os.environ["DATABASE_URL"] = point.url
-    os.environ["MEDIA_ROOT"] = str(MEDIA_DIR)
-    os.environ["DEBUG"] = "false"  # as in production: no query log growing with every statement
-    # the benchmark runs reconciliation itself: imports queue nothing
-    os.environ["RECONCILE_AFTER_IMPORT"] = "false"
-    os.environ["WORKLISTS_AFTER_IMPORT"] = "false"
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "rxrevops.settings")
-    import django
-    from django.conf import settings
-
-    django.setup()
-    if settings.DATABASES["default"]["NAME"] != point.db:
-        raise RuntimeError(f"Django is not pointed at {point.db}; refusing to benchmark")
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
+    django_on(
+        point.db,
+        env={
+            "MEDIA_ROOT": str(MEDIA_DIR),
+            # as in production: no query log growing with every statement
+            "DEBUG": "false",
+            # the benchmark runs reconciliation itself: imports queue nothing
+            "RECONCILE_AFTER_IMPORT": "false",
+            "WORKLISTS_AFTER_IMPORT": "false",
+        },
+        say=_say,
+    )
 
 
 def _vacuum(tables: tuple[str, ...]) -> str:

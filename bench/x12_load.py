@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench.django_db import django_on
 from bench.report import met, print_table
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -83,22 +84,13 @@ def _helper(step: str, *args: str) -> dict[str, Any]:
 
 
 def _setup_django() -> None:
-    import psycopg
-
-    with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as c:
-        if not c.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DB_NAME]).fetchone():
-            c.execute(f'CREATE DATABASE "{DB_NAME}"')
-            print(f"created database {DB_NAME}", file=sys.stderr, flush=True)
-    # set before django.setup(), whatever the caller passed
-    os.environ["DATABASE_URL"] = f"{DATABASE_URL}?application_name={CHILD_APP}-helper"
-    os.environ["MEDIA_ROOT"] = str(MEDIA_DIR)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "rxrevops.settings")
-    import django
-    from django.conf import settings
-
-    django.setup()
-    if settings.DATABASES["default"]["NAME"] != DB_NAME:
-        raise RuntimeError(f"Django is not pointed at {DB_NAME}; refusing to benchmark")
+    django_on(
+        DB_NAME,
+        url=f"{DATABASE_URL}?application_name={CHILD_APP}-helper",
+        env={"MEDIA_ROOT": str(MEDIA_DIR)},
+        migrate=False,  # _prepare migrates
+        say=lambda text: print(text, file=sys.stderr, flush=True),
+    )
 
 
 def _prepare(path: Path) -> dict[str, Any]:
