@@ -11,6 +11,7 @@ from bench import (
     pms_import,
     recon,
     recon_db,
+    report,
     world,
     x12_parse,
 )
@@ -57,44 +58,57 @@ def main() -> None:
     if args.api_fills_rows < 1:
         parser.error("--api-fills-rows must be at least 1")
     if args.only in (None, "world"):
+        report.section("world")
         world.run(include_large=args.large)
     if args.only in (None, "pms"):
         if args.only is None:
             print()
+        report.section("pms")
         pms_import.run(rows=args.pms_rows)
     if args.only in (None, "api-fills", "api"):
         if args.only is None:
             print()
+        report.section("api-fills")
         api_fills.run(rows=args.api_fills_rows)
     if args.only in (None, "x12"):
         if args.only is None:
             print()
+        report.section("x12")
         x12_parse.run()
     if args.only in (None, "adherence"):
         if args.only is None:
             print()
+        report.section("adherence")
         adherence.run()
 
     if args.only in (None, "recon"):
         if args.only is None:
             print()
+        report.section("recon")
         recon.run()
     if args.only in (None, "recon-db"):
         if args.only is None:
             print()
+        report.section("recon-db")
         recon_db.run()
     if args.only in (None, "dashboards"):
         if args.only is None:
             print()
+        report.section("dashboards")
         dashboard_pages.run()
     if args.only in (None, "api-reads", "api"):
         if args.only in (None, "api"):
             print()
+        report.section("api-reads")
         api_reads.run()
     if args.only in (None, "mllp", "api"):
         if args.only in (None, "api"):
             print()
+        report.section("mllp")
         mllp.run()
+    written = report.write_report(report.argv())
+    if written is not None:
+        print(f"\nreport: {written.relative_to(written.parents[2])}")
 
 
 if __name__ == "__main__":
