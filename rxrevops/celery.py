@@ -9,6 +9,7 @@ import time
 from typing import Any
 
 from celery import Celery, bootsteps
+from celery.signals import setup_logging
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "rxrevops.settings")
 
@@ -17,6 +18,17 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
 WORKER_KEY_PREFIX = "rxrevops:worker:"
+
+
+@setup_logging.connect
+def _application_logging(**kwargs: Any) -> None:
+    """Workers and beat log through the application's LOGGING (its PhiSafeFormatter keeps
+    patient values out of a failed task's traceback) instead of Celery's own set-up."""
+    from logging.config import dictConfig
+
+    from django.conf import settings
+
+    dictConfig(settings.LOGGING)
 
 
 class WorkerHeartbeat(bootsteps.StartStopStep):

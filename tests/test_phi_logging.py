@@ -84,3 +84,25 @@ def test_key_values_in_a_unique_violation_are_withheld_and_the_columns_kept() ->
 def test_any_other_detail_with_values_is_withheld() -> None:
     out = redact('check failed\nDETAIL:  Token "Rivera" is invalid (1950-01-02).\nnext line stays')
     assert out == f"check failed\nDETAIL:  {REDACTED}\nnext line stays"
+
+
+def test_celery_workers_log_through_the_same_formatter() -> None:
+    from celery.signals import setup_logging
+
+    import rxrevops.celery  # noqa: F401 (connects the worker's logging set-up)
+
+    root = logging.getLogger()
+    before = list(root.handlers)
+    try:
+        answered = setup_logging.send(
+            sender=None, loglevel="INFO", logfile=None, format="", colorize=False
+        )
+        assert answered, "nothing answers Celery's setup_logging: Celery would set up its own"
+        assert any(isinstance(h.formatter, PhiSafeFormatter) for h in root.handlers)
+    finally:
+        for handler in root.handlers:
+            if handler not in before:
+                root.removeHandler(handler)
+        for handler in before:
+            if handler not in root.handlers:
+                root.addHandler(handler)
