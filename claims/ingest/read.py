@@ -65,12 +65,19 @@ def sniff(path: Path) -> str:
 
 
 def _check_utf8(path: Path) -> None:
-    """Refuse a file that is not UTF-8, naming the line of the first bad byte. Reads in
-    chunks: memory stays flat whatever the file size."""
+    """Refuse a file that is not UTF-8, or holds a NUL byte past the sniffed head, naming the
+    line of the first bad byte. Reads in chunks: memory stays flat whatever the file size."""
     carry, line = b"", 1
     with path.open("rb") as fh:
         while chunk := fh.read(1 << 20):
             data = carry + chunk
+            nul = data.find(b"\x00")
+            if nul != -1:  # valid UTF-8, but Postgres text cannot hold it (COPY fails)
+                at = line + data[:nul].count(b"\n")
+                raise FileRejected(
+                    f"The file holds a NUL byte (0x00) on line {at}: it is damaged or not a "
+                    "text export. Export it again as UTF-8 CSV (or upload the XLSX)."
+                )
             try:
                 data.decode("utf-8")
             except UnicodeDecodeError as exc:
@@ -210,6 +217,8 @@ def _open_xlsx(path: Path, batch_rows: int) -> Batches:
         wb = load_workbook(path.open("rb"), read_only=True, data_only=True)
     except Exception as exc:  # a zip that is not a workbook, or a damaged one
         raise FileRejected(f"The XLSX file cannot be opened ({type(exc).__name__}).") from None
+    if not wb.worksheets:  # a damaged workbook.xml can list no sheet at all
+        raise FileRejected("The XLSX file has no worksheet.")
     sheet = wb.worksheets[0]
     rows = sheet.iter_rows(values_only=True)
     try:

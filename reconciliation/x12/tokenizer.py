@@ -45,7 +45,7 @@ class Delimiters:
 
 def text_chunks(source: Source, chunk_bytes: int = CHUNK_BYTES) -> Iterator[str]:
     """The source as text, one chunk at a time. Bytes are decoded as UTF-8 (ASCII in practice);
-    an undecodable byte becomes U+FFFD and then fails whatever element holds it."""
+    an undecodable byte (or a NUL) becomes U+FFFD and then fails whatever element holds it."""
     if isinstance(source, str | os.PathLike):
         with open(source, "rb") as f:
             yield from _decoded(f, chunk_bytes)
@@ -58,7 +58,10 @@ def text_chunks(source: Source, chunk_bytes: int = CHUNK_BYTES) -> Iterator[str]
 def _decoded(f: IO[bytes] | IO[str], chunk_bytes: int) -> Iterator[str]:
     decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
     while block := f.read(chunk_bytes):
-        yield block if isinstance(block, str) else decoder.decode(block)
+        text = block if isinstance(block, str) else decoder.decode(block)
+        # NUL is no X12 character, and Postgres text and jsonb cannot hold it: like an
+        # undecodable byte it becomes U+FFFD and fails whatever element holds it
+        yield text.replace("\x00", "\ufffd") if "\x00" in text else text
     if tail := decoder.decode(b"", final=True):
         yield tail
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+import re
 import tempfile
 import zipfile
 from pathlib import Path
@@ -314,3 +315,20 @@ def test_an_xlsx_whose_sheet_xml_is_cut_is_rejected(
     rejected = read_everything(out.getvalue())
     assert isinstance(rejected, FileRejected)
     assert "The XLSX file is damaged" in str(rejected)
+
+
+def test_an_xlsx_whose_workbook_lists_no_sheet_is_rejected(
+    samples: tuple[list[CsvSample], list[XlsxSample]],
+) -> None:
+    """Was IndexError (wb.worksheets[0]) out of open_batches."""
+    original = zipfile.ZipFile(io.BytesIO(xlsx_bytes(samples[1][0].rows)))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as damaged:
+        for name in original.namelist():
+            body = original.read(name)
+            if name == "xl/workbook.xml":
+                body = re.sub(rb"<sheets>.*</sheets>", b"<sheets/>", body)
+            damaged.writestr(name, body)
+    rejected = read_everything(out.getvalue())
+    assert isinstance(rejected, FileRejected)
+    assert "no worksheet" in str(rejected)

@@ -162,3 +162,16 @@ def test_the_samples_read_clean(world_remits: list[bytes]) -> None:
         else:
             assert result.remittances
     assert rejected == [["truncated-segment"]]
+
+
+def test_a_nul_byte_in_an_element_fails_that_element_and_nothing_else() -> None:
+    """Was, through the import, "Internal error: UntranslatableCharacter": the NUL reached
+    the issue's `found` (jsonb) and the text columns, which Postgres cannot hold."""
+    data = render(interchange()).replace(
+        b"CLP*2200397-00*1*70.44*29.26", b"CLP*2200397-00*1*70.44*29.2\x00"
+    )
+    parsed = outcome(data)
+    assert isinstance(parsed, ParsedFile)
+    issues = [i for r in parsed.remittances for i in r.issues if i.severity == "error"]
+    assert [i.element for i in issues][:1] == ["CLP04"]
+    assert all("\x00" not in (i.found or "") for i in issues)
