@@ -3,9 +3,13 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
+from django.db.models import QuerySet
 from django.http import HttpRequest
+from django_otp.plugins.otp_totp.admin import TOTPDeviceAdmin
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from rxrevops.models import ApiToken, AuditEvent, Job, Location, Membership, Organization
+from rxrevops.signin.factors import totp_devices_reset
 
 
 @admin.register(Organization)
@@ -78,3 +82,18 @@ class JobAdmin(admin.ModelAdmin[Job]):
     ]
     list_filter = ["status", "kind", "organization"]
     readonly_fields = [f.name for f in Job._meta.fields]
+
+
+# An admin resets a user's lost authenticator by deleting their device; the reset is
+# audit-logged like `manage.py totp_reset`.
+admin.site.unregister(TOTPDevice)
+
+
+@admin.register(TOTPDevice)
+class AuditedTOTPDeviceAdmin(TOTPDeviceAdmin):
+    def delete_model(self, request: HttpRequest, obj: TOTPDevice) -> None:
+        totp_devices_reset(user=obj.user, reset_by=f"admin ({request.user.get_username()})")
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[TOTPDevice]) -> None:
+        for device in queryset.select_related("user"):
+            self.delete_model(request, device)

@@ -8,12 +8,14 @@ setting that `manage.py check --deploy` asks for. `.env.example` documents each 
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from pathlib import Path
 
 import django_stubs_ext
 import environ
 import plotly
 from celery.schedules import crontab
+from csp.constants import NONE, SELF, UNSAFE_INLINE
 
 django_stubs_ext.monkeypatch()
 
@@ -50,6 +52,10 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django.contrib.postgres",
+    "axes",
+    "csp",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -68,6 +74,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     # /api/: refuse an oversized body before anything reads it
     "rxrevops.api.middleware.ApiBodyLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -77,11 +84,18 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # signs out a session idle past SESSION_IDLE_MINUTES (needs messages for the notice)
+    "rxrevops.signin.middleware.IdleSessionMiddleware",
+    # a signed-in user who owes a TOTP code (or an enrolment) sees nothing else
+    "rxrevops.signin.middleware.SecondFactorMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     # /api/ POSTs with Idempotency-Key: after authentication (a key belongs to its caller)
     "rxrevops.api.middleware.IdempotencyMiddleware",
+    # last, as django-axes asks: turns a locked-out sign-in into the lockout page
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "rxrevops.urls"
@@ -129,6 +143,11 @@ AUTH_PASSWORD_VALIDATORS = [
     },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+AUTHENTICATION_BACKENDS = [
+    # first: refuses a locked-out username+address before the password is even checked
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
@@ -183,6 +202,51 @@ if PRODUCTION:
         SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     # /healthz is probed over plain HTTP by load balancers and orchestrators
     SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+
+# --- Sign-in: lockout, second factor, idle sessions, CSP ------------------------------
+# django-axes: LOGIN_FAILURE_LIMIT failed sign-ins for one username from one address lock
+# that pair for LOGIN_LOCKOUT_MINUTES (each further attempt restarts the wait). API tokens
+# never pass through authenticate() and are not counted.
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+LOGIN_LOCKOUT_MINUTES = env.int("LOGIN_LOCKOUT_MINUTES", default=15)
+AXES_COOLOFF_TIME = timedelta(minutes=LOGIN_LOCKOUT_MINUTES)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "rxrevops.signin.lockout.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "rxrevops.signin.lockout.client_ip"
+AXES_USERNAME_FORM_FIELD = "username"
+if AXES_FAILURE_LIMIT < 1 or LOGIN_LOCKOUT_MINUTES < 1:
+    raise environ.ImproperlyConfigured(
+        "LOGIN_FAILURE_LIMIT and LOGIN_LOCKOUT_MINUTES must be at least 1"
+    )
+# owners must add a TOTP authenticator before anything else (others may, optionally)
+REQUIRE_OWNER_TOTP = env.bool("REQUIRE_OWNER_TOTP", default=False)
+# the issuer name authenticator apps show next to the account
+OTP_TOTP_ISSUER = env.str("TOTP_ISSUER", default="RxRevOps")
+# a signed-in session ends after this many minutes without a request (SESSION_COOKIE_AGE
+# still ends it this long after sign-in, active or not)
+SESSION_IDLE_MINUTES = env.int("SESSION_IDLE_MINUTES", default=30)
+if SESSION_IDLE_MINUTES < 1:
+    raise environ.ImproperlyConfigured("SESSION_IDLE_MINUTES must be at least 1")
+# Every page satisfies this policy: scripts only from our own static files (no inline
+# script, no event-handler attribute, no eval). Styles allow 'unsafe-inline': plotly.js
+# injects <style> elements for its charts (it warns "Cannot addRelatedStyleRule, probably due
+# to strict CSP" and the modebar and hover labels lose their styling), and so do htmx (its
+# request-indicator rule) and the Swagger UI page. tests/e2e/test_csp.py walks the pages.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF, UNSAFE_INLINE],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
 
 # --- API ------------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -342,4 +406,6 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    # django-axes logs every successful sign-in at INFO; failures and lockouts are WARNING
+    "loggers": {"axes": {"level": "WARNING"}},
 }

@@ -2,11 +2,16 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import URLPattern, URLResolver, include, path
 from django.views import defaults
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from drf_spectacular.views import (
+    SpectacularAPIView,
+    SpectacularRedocView,
+    SpectacularSwaggerSplitView,
+)
 
 from rxrevops import views
 from rxrevops.api import problems
 from rxrevops.api import views as api
+from rxrevops.signin import views as signin
 
 api_v1: list[URLPattern | URLResolver] = [
     path("me/", api.MeView.as_view(), name="me"),
@@ -31,6 +36,8 @@ urlpatterns = [
         name="login",
     ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/two-factor/", signin.two_factor_verify, name="two_factor_verify"),
+    path("accounts/two-factor/setup/", signin.two_factor_setup, name="two_factor_setup"),
     path("jobs/", views.job_list, name="job_list"),
     path("jobs/<int:job_id>/", views.job_detail, name="job_detail"),
     path("audit/", views.audit_list, name="audit_list"),
@@ -46,7 +53,8 @@ urlpatterns = [
     path("clinical/", include("clinical.urls")),
     path("api/v1/", include((api_v1, "api"), namespace="api")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api_docs"),
+    # the split view serves its start-up script from a URL, not inline (CSP)
+    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api_docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api_redoc"),
     path("admin/", admin.site.urls),
 ]

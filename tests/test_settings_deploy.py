@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 PRODUCTION_ENV = {
@@ -53,3 +54,55 @@ def test_development_defaults_flag_the_insecure_key_in_deploy_checks() -> None:
         "check", "--deploy", "--fail-level", "WARNING", env={"RXREVOPS_ENV": "development"}
     )
     assert result.returncode != 0
+
+
+def test_sign_in_settings_come_from_the_environment() -> None:
+    script = (
+        "from django.conf import settings as s; "
+        "print(s.AXES_FAILURE_LIMIT, s.AXES_COOLOFF_TIME, s.SESSION_IDLE_MINUTES, "
+        "s.REQUIRE_OWNER_TOTP, s.OTP_TOTP_ISSUER)"
+    )
+    defaults = manage("shell", "--no-imports", "-c", script, env=PRODUCTION_ENV)
+    assert defaults.stdout.split() == ["5", "0:15:00", "30", "False", "RxRevOps"], defaults.stderr
+    chosen = manage(
+        "shell",
+        "--no-imports",
+        "-c",
+        script,
+        env={
+            **PRODUCTION_ENV,
+            "LOGIN_FAILURE_LIMIT": "3",
+            "LOGIN_LOCKOUT_MINUTES": "60",
+            "SESSION_IDLE_MINUTES": "10",
+            "REQUIRE_OWNER_TOTP": "true",
+            "TOTP_ISSUER": "Maple RevOps",
+        },
+    )
+    assert chosen.stdout.split() == ["3", "1:00:00", "10", "True", "Maple", "RevOps"], chosen.stderr
+
+
+def test_check_deploy_stays_clean_with_owner_totp_required() -> None:
+    env = {**PRODUCTION_ENV, "REQUIRE_OWNER_TOTP": "true"}
+    result = manage("check", "--deploy", "--fail-level", "WARNING", env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_production_refuses_an_idle_limit_below_a_minute() -> None:
+    result = manage("check", env={**PRODUCTION_ENV, "SESSION_IDLE_MINUTES": "0"})
+    assert result.returncode != 0
+    assert "SESSION_IDLE_MINUTES must be at least 1" in result.stderr
+
+
+def test_pages_send_the_content_security_policy(client: Any, db: Any) -> None:
+    response = client.get("/accounts/login/")
+    policy = {
+        directive.split()[0]: directive.split()[1:]
+        for directive in response["Content-Security-Policy"].split("; ")
+    }
+    assert policy["default-src"] == ["'self'"]
+    assert policy["script-src"] == ["'self'"]  # no 'unsafe-inline', no 'unsafe-eval'
+    assert policy["img-src"] == ["'self'", "data:"]
+    assert policy["object-src"] == ["'none'"]
+    assert policy["frame-ancestors"] == ["'none'"]
+    assert policy["form-action"] == ["'self'"]
+    assert policy["base-uri"] == ["'self'"]

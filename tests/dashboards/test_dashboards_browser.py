@@ -45,7 +45,8 @@ def test_owner_changes_the_range_and_drills_from_a_store_to_its_claims(
     page.fill("#id_since", "2026-03-01")
     page.fill("#id_until", "2026-03-31")
     page.wait_for_function(
-        "document.querySelector('[data-testid=period]').innerText.startsWith('Mar 1 to Mar 31')"
+        "() => document.querySelector('[data-testid=period]').innerText"
+        ".startsWith('Mar 1 to Mar 31')"
     )
     page.wait_for_selector("[data-testid=chart-trend][data-drawn='1']")
     assert page.evaluate("window.__marker") == 1

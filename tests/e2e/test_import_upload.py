@@ -39,7 +39,7 @@ def test_upload_in_the_browser_and_watch_the_progress_bar_finish(
     page.click("text=Upload and import")
     page.wait_for_url("**/jobs/*/", timeout=20000)
     page.wait_for_function(
-        "document.querySelector('#job-progress .status').innerText === 'Done'", timeout=60000
+        "() => document.querySelector('#job-progress .status').innerText === 'Done'", timeout=60000
     )
     browser.screenshot("import-done")
     n = entry["rows"]

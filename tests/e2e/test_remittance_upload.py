@@ -37,7 +37,7 @@ def test_upload_an_835_and_open_its_readable_view(
     page.click("text=Upload and import")
     page.wait_for_url("**/jobs/*/", timeout=20000)
     page.wait_for_function(
-        "document.querySelector('#job-progress .status').innerText === 'Done'", timeout=60000
+        "() => document.querySelector('#job-progress .status').innerText === 'Done'", timeout=60000
     )
     browser.screenshot("835-loaded")
     summary = page.locator("#job-progress").inner_text()

@@ -77,7 +77,7 @@ def test_job_page_updates_its_progress_without_a_reload(
     page.evaluate("window.__marker = 'same document'")
     job_execute(job_id=job.pk)
     page.wait_for_function(
-        "document.querySelector('#job-progress .status').innerText === 'Done'", timeout=10000
+        "() => document.querySelector('#job-progress .status').innerText === 'Done'", timeout=10000
     )
     assert page.evaluate("window.__marker") == "same document"  # swapped in place by htmx
     assert Job.objects.get(pk=job.pk).status == Job.Status.SUCCEEDED

@@ -31,7 +31,7 @@ def test_a_technician_works_three_calls_from_the_list_with_the_keyboard(
     page.evaluate("window.__marker = 1")
 
     page.keyboard.press("j")  # nothing focused yet: j selects the first row
-    page.wait_for_function(f"document.activeElement.id === 'item-{calls[0].pk}'")
+    page.wait_for_function(f"() => document.activeElement.id === 'item-{calls[0].pk}'")
     for call, key, label, following in zip(
         calls,
         ["1", "3", "5"],
@@ -46,7 +46,7 @@ def test_a_technician_works_three_calls_from_the_list_with_the_keyboard(
             arg=[f"item-{call.pk}", label],
         )
         if following is not None:  # the next call row is selected, ready for its key
-            page.wait_for_function(f"document.activeElement.id === 'item-{following.pk}'")
+            page.wait_for_function(f"() => document.activeElement.id === 'item-{following.pk}'")
         browser.screenshot(f"logged-{key}")
 
     assert page.evaluate("window.__marker") == 1  # rows were swapped in place, no reload

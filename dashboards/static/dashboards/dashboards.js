@@ -1,5 +1,6 @@
 // Dashboard controls: the custom date inputs show only for a custom range (choosing a date
-// switches the range to custom); the report's print button. No inline scripts (CSP).
+// switches the range to custom). The report's print button is rxrevops/app.js's [data-print].
+// No inline scripts (CSP).
 (function () {
   "use strict";
   function sync(form) {
@@ -15,9 +16,6 @@
       form.addEventListener("change", function (event) {
         if (event.target.name === "period") { sync(form); }
       }, true);
-    });
-    document.querySelectorAll("[data-print]").forEach(function (button) {
-      button.addEventListener("click", function () { window.print(); });
     });
   }
   if (document.readyState === "loading") {
