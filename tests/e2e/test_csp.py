@@ -29,6 +29,11 @@ document.addEventListener("securitypolicyviolation", function (e) {
 """
 
 
+# Refusals that are the policy working, not a page needing more: ReDoc's bundle always draws
+# the Redocly logo from the vendor's CDN (the page works without it, and no request leaves).
+EXPECTED_REFUSALS = ("/api/redoc/: error: csp-violation: img-src blocked https://cdn.redoc.ly/",)
+
+
 def _pages(w: SimpleNamespace) -> list[tuple[str, int]]:
     """(path, how many charts it must draw at least)."""
     return [
@@ -52,6 +57,7 @@ def _pages(w: SimpleNamespace) -> list[tuple[str, int]]:
         ("/settings/tokens/", 0),
         ("/accounts/two-factor/setup/", 0),
         ("/api/docs/", 0),
+        ("/api/redoc/", 0),
     ]
 
 
@@ -86,7 +92,10 @@ def test_owner_walks_the_main_pages_without_a_single_csp_violation_and_charts_dr
         browser.screenshot(path.strip("/").split("?")[0].replace("/", "-") or "home")
 
     violations = [line for line in console if "csp-violation" in line or "Refused" in line]
-    assert violations == []
+    unexpected = [
+        line for line in violations if not any(known in line for known in EXPECTED_REFUSALS)
+    ]
+    assert unexpected == []
     assert [line for line in console if "pageerror" in line] == []
     assert drawn_total >= 5
 
