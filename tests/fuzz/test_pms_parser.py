@@ -332,3 +332,18 @@ def test_an_xlsx_whose_workbook_lists_no_sheet_is_rejected(
     rejected = read_everything(out.getvalue())
     assert isinstance(rejected, FileRejected)
     assert "no worksheet" in str(rejected)
+
+
+def test_a_nul_byte_past_the_sniffed_head_rejects_the_export_naming_its_line(
+    samples: tuple[list[CsvSample], list[XlsxSample]],
+) -> None:
+    """Was read clean, then failed the COPY ('Internal error: CharacterNotInRepertoire'),
+    after the batches before it were written."""
+    sample = samples[0][0]
+    rows = [list(r) for r in sample.rows] * 8  # past the first 4 KB the sniffer reads
+    rows[-2] = [*rows[-2][:-1], "a\x00b"]
+    text = sample.text(rows).encode()
+    assert text.index(b"\x00") > 4096
+    rejected = read_everything(text)
+    assert isinstance(rejected, FileRejected)
+    assert f"NUL byte (0x00) on line {len(rows)}" in str(rejected)
