@@ -110,8 +110,14 @@ def _scope(request: HttpRequest, **fixed: int) -> Scope:
     )
 
 
+# the figure JSON sits inside <script type="application/json"> unescaped (|safe): a name
+# holding "</script>" must not end that element, so <, > and & go as \u escapes (what
+# Django's json_script does; JSON.parse reads them back)
+_IN_SCRIPT_ESCAPES = {ord("<"): "\\u003c", ord(">"): "\\u003e", ord("&"): "\\u0026"}
+
+
 def _figure_json(figure: dict[str, Any]) -> str:
-    return json.dumps(figure, separators=(",", ":"))
+    return json.dumps(figure, separators=(",", ":")).translate(_IN_SCRIPT_ESCAPES)
 
 
 def _render(request: HttpRequest, template: str, scope: Scope, context: dict[str, Any]) -> Any:
