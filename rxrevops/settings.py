@@ -403,7 +403,13 @@ if PRODUCTION and IMMUNIZATION_REGISTRY_SANDBOX:
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    # no patient data in log lines: database errors quote the rows they refuse (rxrevops.logs)
+    "formatters": {
+        "plain": {
+            "()": "rxrevops.logs.PhiSafeFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s %(message)s",
+        }
+    },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     # django-axes logs every successful sign-in at INFO; failures and lockouts are WARNING
