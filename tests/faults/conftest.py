@@ -51,15 +51,23 @@ def start_worker(
     """Start `celery worker` processes on this module's queue; all are stopped at the end."""
     started: list[WorkerProcess] = []
 
-    def start(name: str, *, visibility_timeout: int | None = None) -> WorkerProcess:
+    def start(
+        name: str,
+        *,
+        visibility_timeout: int | None = None,
+        redis_url: str | None = None,
+        queues: list[str] | None = None,
+        env_extra: dict[str, str] | None = None,
+    ) -> WorkerProcess:
         ARTIFACTS.mkdir(exist_ok=True)
         log = ARTIFACTS / f"celery-faults-{name}.log"
         env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "tests.settings",
             "DATABASE_URL": _database_url(settings.DATABASES["default"]["NAME"]),
-            "REDIS_URL": settings.REDIS_URL,
+            "REDIS_URL": redis_url or settings.REDIS_URL,
             "PYTHONPATH": str(ROOT),
+            **(env_extra or {}),
         }
         if visibility_timeout is not None:
             env["CELERY_VISIBILITY_TIMEOUT"] = str(visibility_timeout)
@@ -71,7 +79,7 @@ def start_worker(
                 "rxrevops",
                 "worker",
                 "--queues",
-                QUEUE,
+                ",".join(queues or [QUEUE]),
                 "--concurrency",
                 "1",
                 "--hostname",
@@ -89,7 +97,10 @@ def start_worker(
         )
         worker = WorkerProcess(proc=proc, hostname=hostname, log=log)
         started.append(worker)
-        _wait_for_heartbeat(redis_conn, worker)
+        if redis_url is None:
+            _wait_for_heartbeat(redis_conn, worker)
+        else:
+            _wait_for_heartbeat(redis.Redis.from_url(redis_url, decode_responses=True), worker)
         return worker
 
     yield start
