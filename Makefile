@@ -37,6 +37,7 @@ lint:
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
+	$(BIN)/bandit -c pyproject.toml -r . --severity-level high --quiet
 
 typecheck:
 	$(BIN)/mypy .
