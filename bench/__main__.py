@@ -7,6 +7,7 @@ from bench import (
     api_fills,
     api_reads,
     dashboard_pages,
+    load,
     mllp,
     pms_import,
     recon,
@@ -41,6 +42,7 @@ def main() -> None:
             "mllp",
             "api-reads",
             "api",
+            "load",
         ],
         help="run one benchmark instead of all of them ('api': api-fills, api-reads and "
         "mllp, the integration API's three figures, in one run)",
@@ -51,6 +53,13 @@ def main() -> None:
         default=200_000,
         metavar="N",
         help="fills the API push benchmark sends (default 200,000)",
+    )
+    parser.add_argument(
+        "--load-seconds",
+        type=int,
+        default=load.DURATION_S,
+        metavar="S",
+        help=f"how long the load scenario runs (default {load.DURATION_S})",
     )
     args = parser.parse_args()
     if args.pms_rows < 1:
@@ -106,6 +115,11 @@ def main() -> None:
             print()
         report.section("mllp")
         mllp.run()
+    if args.only in (None, "load"):
+        if args.only is None:
+            print()
+        report.section("load")
+        load.run(seconds=args.load_seconds)
     written = report.write_report(report.argv())
     if written is not None:
         print(f"\nreport: {written.relative_to(written.parents[2])}")
