@@ -50,6 +50,28 @@ TEXT_FIELDS = (
     "basis_of_reimbursement",
     "authorization_number",
 )
+# The most characters each text field's column holds (claims/models.py): a longer value is
+# its row's problem, not a COPY that fails the whole batch.
+MAX_CHARS = {
+    "patient_id": 40,
+    "patient_last_name": 100,
+    "patient_first_name": 100,
+    "patient_sex": 1,
+    "patient_zip": 10,
+    "patient_phone": 20,
+    "prescriber_npi": 10,
+    "prescriber_name": 200,
+    "drug_name": 200,
+    "generic_name": 200,
+    "daw_code": 1,
+    "bin": 6,
+    "pcn": 20,
+    "group_id": 20,
+    "cardholder_id": 30,
+    "plan_name": 200,
+    "basis_of_reimbursement": 2,
+    "authorization_number": 40,
+}
 # The normalized batch, in the staging table's column order (claims/sql/pms_stage.sql).
 STAGE_COLUMNS = (
     LINE,
@@ -152,6 +174,10 @@ def normalize(batch: pa.Table, profile: Profile) -> Normalized:
         for part in ("last", "first"):
             name = pc.utf8_trim_whitespace(_field(names, part))
             out[f"patient_{part}_name"] = pc.utf8_title(name)
+
+    for field, most in MAX_CHARS.items():
+        long = _mask(pc.greater(pc.utf8_length(out[field]), most))
+        b.flag(long, field, out[field], f"longer than the {most} characters it can hold")
 
     for field, pattern in _WHOLE.items():
         raw = b.column(field)
