@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 from collections.abc import Iterator
-from decimal import Decimal
 from typing import Any, cast
 
 from django import forms
@@ -18,6 +16,7 @@ from claims.ingest.normalize import cents_text
 from claims.models import Fill
 from claims.selectors import FillFilters, fill_list_for_user, plan_list_for_user
 from rxrevops.access import Principal, location_list_for_user
+from rxrevops.exports import neutralize, xlsx_cell
 from rxrevops.models import AuditEvent, Location, Role
 from rxrevops.services.audit import audit_record
 from rxrevops.web import role_required
@@ -86,30 +85,6 @@ class ClaimFilterForm(forms.Form):
             drug=d["drug"].strip(),
             patient=d["patient"].strip(),
         )
-
-
-_NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
-_MONEY = re.compile(r"^-?\d+\.\d{2}$")
-
-
-def neutralize(value: Any) -> Any:
-    """Text a spreadsheet would run as a formula gets a leading quote (a plain negative
-    number is not a formula and stays as it is)."""
-    if (
-        isinstance(value, str)
-        and value[:1] in ("=", "+", "-", "@", "\t", "\r")
-        and not _NUMBER.match(value)
-    ):
-        return "'" + value
-    return value
-
-
-def xlsx_cell(value: Any) -> Any:
-    """A CSV cell for a worksheet: money ('-12.34') as an exact number the accountant can
-    sum, everything else neutralized text."""
-    if isinstance(value, str) and _MONEY.match(value):
-        return Decimal(value)
-    return neutralize(value)
 
 
 def _row(f: Fill) -> list[Any]:

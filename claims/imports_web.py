@@ -21,7 +21,6 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from claims.claims_web import neutralize
 from claims.ingest.profiles import all_profiles
 from rxrevops.access import (
     Principal,
@@ -36,6 +35,7 @@ from rxrevops.api.middleware import UPLOAD_BODY_BYTES
 from rxrevops.api.permissions import ScopeOrRole
 from rxrevops.api.serializers import JobSerializer
 from rxrevops.api.strict import StrictInputMixin
+from rxrevops.exports import neutralize
 from rxrevops.models import Job, Location, Organization, Role, Scope
 from rxrevops.selectors.jobs import import_job_list_for_user, job_get_for_user, quarantine_for_job
 from rxrevops.services.imports import IMPORT_KINDS, ImportKind, UploadRefused

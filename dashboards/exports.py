@@ -11,8 +11,8 @@ from typing import Any
 
 from django.http import HttpResponse
 
-from claims.claims_web import neutralize, xlsx_cell
 from claims.ingest.normalize import cents_text
+from rxrevops.exports import neutralize, xlsx_cell
 
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 

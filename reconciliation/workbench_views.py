@@ -18,7 +18,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHt
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from claims.claims_web import XLSX_MAX_ROWS, neutralize, xlsx_cell
+from claims.claims_web import XLSX_MAX_ROWS
 from claims.ingest.normalize import cents_text
 from reconciliation.case_models import ExceptionCase
 from reconciliation.models import ClaimResult
@@ -32,6 +32,7 @@ from reconciliation.result_selectors import (
 )
 from reconciliation.services.cases import case_update as case_update_service
 from rxrevops.access import Principal, location_list_for_user
+from rxrevops.exports import neutralize, xlsx_cell
 from rxrevops.models import AuditEvent, Location
 from rxrevops.services.audit import audit_record
 from rxrevops.web import nav_required

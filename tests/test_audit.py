@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from typing import Any
 
 import pytest
@@ -91,3 +93,36 @@ def test_owner_of_another_organization_sees_none_of_this_chains_audit(
 
 def test_non_owners_cannot_open_the_audit_log(chain: Any, login: Any) -> None:
     assert login(chain.revenue).get("/audit/").status_code == 403
+
+
+def test_owner_exports_the_filtered_audit_log_as_csv_and_the_export_is_recorded(
+    chain: Any, other_chain: Any, login: Any
+) -> None:
+    login(chain.technician_a).get(f"/patients/{chain.patient_a.pk}/")
+    login(other_chain.owner).get(f"/patients/{other_chain.patient.pk}/")
+    AuditEvent.objects.create(
+        organization=chain.org, action="view", actor_label="=HYPERLINK(1)", summary="x"
+    )
+    owner = login(chain.owner)
+    response = owner.get("/audit/export.csv", {"action": "view"})
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/csv")
+    assert "attachment;" in response["Content-Disposition"]
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert rows[0][:3] == ["occurred_at", "actor", "action"]
+    body = rows[1:]
+    assert body
+    assert all(r[2] == "Viewed" for r in body)
+    assert any(
+        r[1] == chain.technician_a.username and r[4] == str(chain.patient_a.pk) for r in body
+    )
+    # another organization's events are not in it; a formula is neutralized
+    assert AuditEvent.objects.filter(object_id=str(other_chain.patient.pk)).exists()
+    assert not any(r[4] == str(other_chain.patient.pk) for r in body)
+    assert any(r[1] == "'=HYPERLINK(1)" for r in body)
+    exported = AuditEvent.objects.get(action="export", actor_user=chain.owner)
+    assert "Audit log export" in exported.summary
+
+
+def test_non_owners_cannot_export_the_audit_log(chain: Any, login: Any) -> None:
+    assert login(chain.revenue).get("/audit/export.csv").status_code == 403
