@@ -32,7 +32,6 @@ import json
 import math
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -41,6 +40,7 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from bench.child import json_child
 from bench.django_db import django_on
 from bench.report import met, print_table
 
@@ -567,20 +567,8 @@ def _db_part() -> dict[str, Any]:
 
 
 def _child() -> dict[str, Any]:
-    """Run `_db_part` in `python -m bench.adherence db`: progress streams through stderr, the
-    answer is the last line of its stdout."""
-    done = subprocess.run(
-        [sys.executable, "-m", "bench.adherence", "db"],
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    if done.returncode:
-        print(done.stdout)
-        raise RuntimeError(f"bench.adherence db exited with {done.returncode}")
-    answer: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-    return answer
+    """Run `_db_part` in `python -m bench.adherence db`."""
+    return json_child("bench.adherence", "db")
 
 
 # --- the run ------------------------------------------------------------------------------------

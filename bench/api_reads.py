@@ -32,13 +32,13 @@ from __future__ import annotations
 
 import json
 import random
-import subprocess
 import sys
 from collections import Counter
 from typing import Any
 
 from bench import dashboard_pages as pages
 from bench import recon_db
+from bench.child import json_child
 from bench.recon_db import POINTS
 from bench.report import met, print_table
 
@@ -138,17 +138,7 @@ def _database_exists() -> bool:
 
 
 def _child(mode: str) -> dict[str, Any]:
-    done = subprocess.run(  # noqa: S603 (our own interpreter and module)
-        [sys.executable, "-m", "bench.api_reads", mode],
-        cwd=recon_db.ROOT,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    if done.returncode:
-        print(done.stdout)
-        raise RuntimeError(f"bench.api_reads {mode} exited with {done.returncode}")
-    answer: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-    return answer
+    return json_child("bench.api_reads", mode)
 
 
 def run() -> None:

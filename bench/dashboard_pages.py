@@ -69,6 +69,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import recon_db
+from bench.child import json_child
 from bench.recon_db import POINTS, Point
 from bench.report import met, print_table
 
@@ -423,20 +424,8 @@ def _load(config: dict[str, Any]) -> dict[str, Any]:
 
 
 def _child(mode: str, arg: str) -> dict[str, Any]:
-    """`python -m bench.dashboard_pages <mode> <arg>`: progress on stderr, the answer on the
-    last line of stdout."""
-    done = subprocess.run(  # noqa: S603 (our own interpreter and module)
-        [sys.executable, "-m", "bench.dashboard_pages", mode, arg],
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    if done.returncode:
-        print(done.stdout)
-        raise RuntimeError(f"bench.dashboard_pages {mode} exited with {done.returncode}")
-    answer: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-    return answer
+    """`python -m bench.dashboard_pages <mode> <arg>`."""
+    return json_child("bench.dashboard_pages", mode, arg)
 
 
 # --- the server -------------------------------------------------------------------------------

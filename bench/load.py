@@ -35,7 +35,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import subprocess
 import sys
 import time
 from collections import Counter, defaultdict
@@ -43,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import api_fills, api_reads, dashboard_pages, pms_import, recon_db
+from bench.child import json_child
 from bench.report import met, print_table
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -277,18 +277,7 @@ def _load(config: dict[str, Any]) -> dict[str, Any]:
 
 
 def _child(mode: str, arg: str = "-") -> dict[str, Any]:
-    done = subprocess.run(  # noqa: S603 (our own interpreter and module)
-        [sys.executable, "-m", "bench.load", mode, arg],
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    if done.returncode:
-        print(done.stdout)
-        raise RuntimeError(f"bench.load {mode} exited with {done.returncode}")
-    answer: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-    return answer
+    return json_child("bench.load", mode, arg)
 
 
 def _bodies() -> list[Path]:

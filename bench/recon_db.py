@@ -36,9 +36,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import resource
-import subprocess
 import sys
 import time
 from collections import defaultdict
@@ -48,6 +46,7 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bench.child import json_child
 from bench.django_db import django_on
 from bench.pms_import import WORLD_DIR
 from bench.report import met, print_table
@@ -594,18 +593,7 @@ def _time_incremental(org: Organization) -> dict[str, Any]:
 def _child(mode: str, point: Point) -> dict[str, Any]:
     """`python -m bench.recon_db <mode> <point>`: progress streams through stderr, the answer
     is the last line of its stdout."""
-    done = subprocess.run(  # noqa: S603 (our own interpreter and module)
-        [sys.executable, "-m", "bench.recon_db", mode, point.key],
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    if done.returncode:
-        print(done.stdout)
-        raise RuntimeError(f"bench.recon_db {mode} {point.key} exited with {done.returncode}")
-    answer: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-    return answer
+    return json_child("bench.recon_db", mode, point.key)
 
 
 # --- the run ------------------------------------------------------------------------------------
