@@ -3,12 +3,19 @@
 A file that cannot be read as a table at all raises `FileRejected` with a message a user can
 act on; row-shaped problems (a line with the wrong number of fields) come back as problems
 for quarantine, not as a rejection.
+
+`open_batches` reads the whole file once before it hands out the first batch, so a file
+damaged anywhere (a CSV field running across megabytes, a workbook whose sheet XML breaks at
+row 80,000) is rejected before anything from it is written: a CSV is scanned (pyarrow, about
+half a second a million rows), a workbook's sheet is converted once into an Arrow stream in an
+unnamed temporary file and the batches are read back from it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -49,6 +56,7 @@ class Batches:
     kind: str
     batches: Iterator[pa.Table]  # string columns named by the headers, plus LINE (int64)
     problems: list[RowProblem] = field(default_factory=list)  # filled while iterating
+    rows: int | None = None  # the file's data rows, malformed ones included, when known
 
 
 def sniff(path: Path) -> str:
@@ -133,48 +141,97 @@ def _open_csv(path: Path, batch_rows: int) -> Batches:
         # (Arrow refuses to skip a header row that does not end)
         return Batches(headers=headers, kind="csv", batches=iter(()))
     problems: list[RowProblem] = []
-    pending_bad: list[tuple[int, str, int]] = []
+    bad: list[tuple[int, str, int]] = []  # (row number, text, fields) of malformed rows
 
-    def on_invalid(row: Any) -> str:
-        pending_bad.append((row.number or 0, row.text or "", row.actual_columns))
+    def reader(on_invalid: Any) -> pacsv.CSVStreamingReader:
+        return pacsv.open_csv(
+            path,
+            # small blocks, joined up to batch_rows: memory stays flat, batches stay large;
+            # one thread: pyarrow then tells each malformed row's number
+            read_options=pacsv.ReadOptions(
+                block_size=READ_BLOCK,
+                encoding="utf8",
+                column_names=headers,
+                skip_rows=1,
+                use_threads=False,
+            ),
+            parse_options=pacsv.ParseOptions(
+                newlines_in_values=True, invalid_row_handler=on_invalid
+            ),
+            convert_options=pacsv.ConvertOptions(
+                column_types={h: pa.string() for h in headers},
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+
+    # the scan: the whole file parses, or it is rejected before any batch is handed out
+    good, malformed = 0, 0
+
+    def count_invalid(row: Any) -> str:
+        nonlocal malformed
+        malformed += 1
         return "skip"
 
-    reader = pacsv.open_csv(
-        path,
-        # small blocks, joined up to batch_rows: memory stays flat, batches stay large
-        read_options=pacsv.ReadOptions(
-            block_size=READ_BLOCK, encoding="utf8", column_names=headers, skip_rows=1
-        ),
-        parse_options=pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=on_invalid),
-        convert_options=pacsv.ConvertOptions(
-            column_types={h: pa.string() for h in headers},
-            strings_can_be_null=False,
-            quoted_strings_can_be_null=False,
-        ),
-    )
+    try:
+        for record_batch in reader(count_invalid):
+            good += record_batch.num_rows
+    except pa.ArrowInvalid as exc:
+        reason = str(exc)
+        if "straddl" in reason:
+            reason = (
+                f"a quoted value runs on for more than {READ_BLOCK >> 20} MB (a missing "
+                "closing quote?)"
+            )
+        raise FileRejected(
+            f"The CSV cannot be read at or after row {good + 2}: {reason}. Nothing from it "
+            "was loaded; fix the file or export it again."
+        ) from None
+
+    def on_invalid(row: Any) -> str:
+        bad.append((int(row.number), row.text or "", row.actual_columns))
+        return "skip"
 
     def generate() -> Iterator[pa.Table]:
-        next_line = 2  # line 1 is the header
+        # rows are numbered as the file's records (the header is 1); a malformed row keeps
+        # its number, and the rows after it keep theirs
+        lines = _Numbering()
         pending = pa.table({h: pa.array([], pa.string()) for h in headers})
-        try:
-            for record_batch in reader:
-                pending = pa.concat_tables([pending, pa.Table.from_batches([record_batch])])
-                while pending.num_rows >= batch_rows:
-                    yield _numbered(pending.slice(0, batch_rows), next_line)
-                    next_line += batch_rows
-                    pending = pending.slice(batch_rows)
-            if pending.num_rows:
-                yield _numbered(pending, next_line)
-        except pa.ArrowInvalid as exc:
-            raise FileRejected(f"The CSV cannot be read past line {next_line}: {exc}") from None
-        for number, text, actual in pending_bad:
+        for record_batch in reader(on_invalid):
+            pending = pa.concat_tables([pending, pa.Table.from_batches([record_batch])])
+            while pending.num_rows >= batch_rows:
+                yield _numbered(pending.slice(0, batch_rows), lines.take(batch_rows, bad))
+                pending = pending.slice(batch_rows)
+        if pending.num_rows:
+            yield _numbered(pending, lines.take(pending.num_rows, bad))
+        for number, text, actual in bad:
             problems.append(
                 RowProblem(
                     number, "(row)", text, f"has {actual} fields, the header has {len(headers)}"
                 )
             )
 
-    return Batches(headers=headers, kind="csv", batches=generate(), problems=problems)
+    return Batches(
+        headers=headers, kind="csv", batches=generate(), problems=problems, rows=good + malformed
+    )
+
+
+class _Numbering:
+    """Hands out the record numbers of well-formed rows in order, skipping those of the
+    malformed rows pyarrow reported (it reports a block's before handing the block out)."""
+
+    def __init__(self) -> None:
+        self.next = 2  # line 1 is the header
+        self.skipped = 0  # how many of the malformed rows are behind `next`
+
+    def take(self, count: int, bad: list[tuple[int, str, int]]) -> np.ndarray:
+        skip = sorted(number for number, _, _ in bad[self.skipped :])
+        candidates = np.arange(self.next, self.next + count + len(skip), dtype=np.int64)
+        kept = candidates[~np.isin(candidates, np.asarray(skip, dtype=np.int64))][:count]
+        if len(kept):
+            self.next = int(kept[-1]) + 1
+        self.skipped += sum(1 for n in skip if n < self.next)
+        return kept
 
 
 def _first_row(text: str) -> list[str]:
@@ -189,9 +246,8 @@ def _first_row(text: str) -> list[str]:
         raise FileRejected(f"The CSV cannot be read: {exc}.") from None
 
 
-def _numbered(table: pa.Table, first_line: int) -> pa.Table:
-    lines = pa.array(np.arange(first_line, first_line + table.num_rows, dtype=np.int64))
-    return table.append_column(LINE, lines)
+def _numbered(table: pa.Table, lines: np.ndarray) -> pa.Table:
+    return table.append_column(LINE, pa.array(lines))
 
 
 def _cell(value: Any) -> str:
@@ -232,28 +288,48 @@ def _open_xlsx(path: Path, batch_rows: int) -> Batches:
     if not any(headers):
         raise FileRejected("The workbook's first sheet has no header row.")
     width = len(headers)
-
-    def generate() -> Iterator[pa.Table]:
-        buffer: list[list[str]] = []
-        lines: list[int] = []
-        number = 1
-        try:
-            for number, values in enumerate(rows, start=2):
-                cells = [_cell(v) for v in values[:width]]
-                if not any(cells):
-                    continue
-                buffer.append(cells + [""] * (width - len(cells)))
-                lines.append(number)
-                if len(buffer) >= batch_rows:
-                    yield _frame(buffer, lines, headers)
-                    buffer, lines = [], []
-        except Exception as exc:  # the sheet's XML is damaged past the rows read so far
-            raise _damaged_sheet(exc, after_row=number) from None
-        if buffer:
-            yield _frame(buffer, lines, headers)
+    # the sheet is converted whole before the first batch is handed out: damage anywhere in
+    # it rejects the file with nothing written
+    # unnamed, so gone when closed: by generate() once read, or here on a failure
+    spool = tempfile.TemporaryFile(prefix="rxrevops-xlsx-")  # noqa: SIM115
+    schema = pa.schema([(h, pa.string()) for h in headers] + [(LINE, pa.int64())])
+    rows_read = 0
+    try:
+        with pa.ipc.new_stream(pa.PythonFile(spool, mode="w"), schema) as sink:
+            buffer: list[list[str]] = []
+            lines: list[int] = []
+            number = 1
+            try:
+                for number, values in enumerate(rows, start=2):
+                    cells = [_cell(v) for v in values[:width]]
+                    if not any(cells):
+                        continue
+                    buffer.append(cells + [""] * (width - len(cells)))
+                    lines.append(number)
+                    if len(buffer) >= batch_rows:
+                        sink.write_table(_frame(buffer, lines, headers))
+                        rows_read += len(buffer)
+                        buffer, lines = [], []
+            except Exception as exc:  # the sheet's XML is damaged past the rows read so far
+                raise _damaged_sheet(exc, after_row=number) from None
+            if buffer:
+                sink.write_table(_frame(buffer, lines, headers))
+                rows_read += len(buffer)
+    except BaseException:
+        spool.close()
+        raise
+    finally:
         wb.close()
 
-    return Batches(headers=headers, kind="xlsx", batches=generate())
+    def generate() -> Iterator[pa.Table]:
+        try:
+            spool.seek(0)
+            for record_batch in pa.ipc.open_stream(pa.PythonFile(spool, mode="r")):
+                yield pa.Table.from_batches([record_batch])
+        finally:
+            spool.close()
+
+    return Batches(headers=headers, kind="xlsx", batches=generate(), rows=rows_read)
 
 
 def _damaged_sheet(exc: Exception, after_row: int = 0) -> FileRejected:

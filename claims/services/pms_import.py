@@ -193,8 +193,8 @@ def pms_import_run(job: Job, progress: Progress) -> dict[str, Any]:
         raise JobFailed(f"{stored.original_name}: {exc}") from None
     except ValueError as exc:  # unknown profile name
         raise JobFailed(str(exc)) from None
-    if batches.kind == "csv":
-        progress.set_total(max(_count_lines(path) - 1, 0))
+    if batches.rows is not None:
+        progress.set_total(batches.rows)
     done = int(job.params.get("batches_done", 0))
     counts = {k: int(job.counts.get(k, 0)) for k in COUNT_KEYS}
     statistics = _Statistics()
@@ -237,14 +237,6 @@ def pms_import_run(job: Job, progress: Progress) -> dict[str, Any]:
         )
         Job.objects.filter(pk=job.pk).update(message=job.message)
     return {**counts, "profile": profile.name}
-
-
-def _count_lines(path: Path) -> int:
-    lines = 0
-    with path.open("rb") as fh:
-        while chunk := fh.read(1 << 20):
-            lines += chunk.count(b"\n")
-    return lines
 
 
 def _prepared(

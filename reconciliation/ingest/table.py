@@ -82,7 +82,7 @@ def read_rows(
         tables.append(rows.good(check(rows)))
     table = pa.concat_tables(tables)
     if batches.kind == "csv" and (batches.problems or _text_lines(path) != read + 1):
-        table, problems = _physical_lines(path, len(batches.headers), table, problems)
+        table, problems = _physical_lines(path, table, problems)
     return ReadResult(rows=table, problems=problems, read=read)
 
 
@@ -97,35 +97,33 @@ def _text_lines(path: Path) -> int:
 
 
 def _physical_lines(
-    path: Path, width: int, table: pa.Table, problems: list[RowProblem]
+    path: Path, table: pa.Table, problems: list[RowProblem]
 ) -> tuple[pa.Table, list[RowProblem]]:
-    """The shared CSV reader numbers the rows it keeps one after the other from line 2, and
-    cannot tell where a row with the wrong number of fields was: after such a row, a blank
-    line or a quoted line break, the numbers are off. The lines where each record starts,
-    read again here, put them right (a file the two parsers read differently keeps the
-    reader's numbers)."""
+    """The shared CSV reader numbers rows as the file's records (the header is 1, blank lines
+    not counted, a record with a quoted line break counted once). After a blank line or a
+    quoted line break those numbers are not the text lines a user sees in an editor: the
+    line where each record starts, read again here, puts them right (a file the two parsers
+    read differently keeps the reader's numbers)."""
     starts: list[int] = []
-    malformed: list[int] = []
     with path.open(newline="", encoding="utf-8-sig") as fh:
         reader = csv.reader(fh)
         next(reader, None)
         start = reader.line_num + 1
         for record in reader:
             if record:
-                (starts if len(record) == width else malformed).append(start)
+                starts.append(start)
             start = reader.line_num + 1
-    shown = [p for p in problems if p.column != "(row)"]
-    short = [p for p in problems if p.column == "(row)"]
-    if len(short) != len(malformed) or (not short and starts == list(range(2, len(starts) + 2))):
+    if starts == list(range(2, len(starts) + 2)):
         return table, problems
     line_of = np.asarray(starts, dtype=np.int64)
     ordinal = table.column(LINE).to_numpy() - 2
-    if ordinal.size and ordinal.max() >= line_of.size:
+    if (ordinal.size and ordinal.max() >= line_of.size) or any(
+        not 0 <= p.line - 2 < line_of.size for p in problems
+    ):
         return table, problems
     index = table.column_names.index(LINE)
     table = table.set_column(index, LINE, pa.array(line_of[ordinal]))
-    fixed = [dataclasses.replace(p, line=int(line_of[p.line - 2])) for p in shown]
-    fixed += [dataclasses.replace(p, line=n) for p, n in zip(short, malformed, strict=True)]
+    fixed = [dataclasses.replace(p, line=int(line_of[p.line - 2])) for p in problems]
     return table, sorted_problems(fixed)
 
 

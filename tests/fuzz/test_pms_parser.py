@@ -249,23 +249,26 @@ def test_an_export_cut_inside_its_last_row_is_rejected_as_truncated(
     assert "looks truncated" in _rejected(text[:end])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="found by fuzzing, not fixed: pyarrow's invalid_row_handler gets no row number "
-    "(InvalidRow.number is None), so claims.ingest.read quarantines such a line as line 0, "
-    "and numbers the rows after it one line too early",
-)
 def test_a_row_with_the_wrong_number_of_fields_is_quarantined_with_its_line(
     samples: tuple[list[CsvSample], list[XlsxSample]],
 ) -> None:
     sample = next(s for s in samples[0] if s.layout == "canonical")
     rows = [list(r) for r in sample.rows[:4]]
     rows[1] = rows[1][:5]  # file line 3
-    outcome = read_everything(sample.text(rows).encode())
+    data = sample.text(rows).encode()
+    outcome = read_everything(data)
     assert not isinstance(outcome, Exception)
     loaded, problems = outcome
     assert loaded == 3
     assert [(p.line, p.column) for p in problems] == [(3, "(row)")]
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "upload"
+        path.write_bytes(data)
+        for batch_rows in (1, 2, 50):  # the rows after it keep their own lines in any batch
+            batches = open_batches(path, batch_rows=batch_rows)
+            assert batches.rows == 4
+            lines = [n for b in batches.batches for n in b.column(LINE).to_pylist()]
+            assert lines == [2, 4, 5]
 
 
 def test_the_fuzzing_starts_from_exports_that_load_clean(
