@@ -45,8 +45,10 @@ typecheck:
 pytest:
 	$(BIN)/pytest
 
+## make bench: every benchmark against the large world; the report goes to bench/results/
+## and its summary into README.md (about an hour on 2 cores)
 bench: install services
-	$(BIN)/python -m bench
+	$(BIN)/python -m bench --large --readme
 
 ## make lock: refresh requirements.lock from the current environment
 lock:

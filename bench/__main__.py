@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from bench import (
     adherence,
@@ -60,6 +61,11 @@ def main() -> None:
         default=load.DURATION_S,
         metavar="S",
         help=f"how long the load scenario runs (default {load.DURATION_S})",
+    )
+    parser.add_argument(
+        "--readme",
+        action="store_true",
+        help="also write this run's summary into README.md's 'Last `make bench` run' section",
     )
     args = parser.parse_args()
     if args.pms_rows < 1:
@@ -123,6 +129,10 @@ def main() -> None:
     written = report.write_report(report.argv())
     if written is not None:
         print(f"\nreport: {written.relative_to(written.parents[2])}")
+        if args.readme:
+            readme = Path(__file__).resolve().parent.parent / "README.md"
+            report.readme_update(readme, written, report.argv())
+            print(f"summary written to {readme.name} (section 'Last `make bench` run')")
 
 
 if __name__ == "__main__":

@@ -331,6 +331,8 @@ def run(*, rows: int) -> None:
                 f"{http_s:.1f} s  {http_rate:,.0f} fills/s",
                 f">= {TARGET_FILLS_S:,} fills/s",
                 met(http_rate >= TARGET_FILLS_S),
+                f"raw COPY {copy_rate:,.0f} rows/s",
+                f"{http_rate / copy_rate:.2f}",
             ),
             (
                 f"  per request of {BATCH:,} (median / slowest)",
@@ -355,6 +357,8 @@ def run(*, rows: int) -> None:
                 f"{par_s:.1f} s  {n / par_s:,.0f} fills/s",
                 f">= {TARGET_FILLS_S:,} fills/s",
                 met(n / par_s >= TARGET_FILLS_S),
+                f"raw COPY {copy_rate:,.0f} rows/s",
+                f"{n / par_s / copy_rate:.2f}",
             ),
             (
                 "  per request (median)",

@@ -196,6 +196,8 @@ def run(
                     f"{rate:,.0f}",
                     f">= {TARGET:.0f}",
                     met(rate >= TARGET),
+                    f"TCP echo {base:,.0f} msg/s",
+                    f"{rate / base:.3f}",
                 ),
                 (f"{label} same bytes, TCP echo, msg/s", f"{base:,.0f}", "", ""),
                 (f"{label} echo / MLLP", f"{base / rate:.1f}x", "", ""),

@@ -592,7 +592,7 @@ def run(*, rows: int) -> None:
     if checked is not None:
         print(f"  new file, same rows: {checked.status}; {counts(checked.counts)}")
     print()
-    table: list[tuple[str, str, str, str]] = []
+    table: list[tuple[str, ...]] = []
     if first.finished:
         table.append(
             (
@@ -638,9 +638,11 @@ def run(*, rows: int) -> None:
         table += [
             (
                 "re-import, same file (all unchanged)",
-                f"{again.wall:.1f} s  {share:.0%} of first",
+                f"{again.wall:.1f} s",
                 f"<= {TARGET_REIMPORT_SHARE:.0%}",
                 met(share <= TARGET_REIMPORT_SHARE),
+                f"first import {first.wall:.1f} s",
+                f"{share:.0%}",
             ),
             ("  of which the job", f"{again.job_seconds or 0:.1f} s  {job_share}", "", ""),
         ]
@@ -649,9 +651,11 @@ def run(*, rows: int) -> None:
             table.append(
                 (
                     "re-import, same rows in a new file (each checked)",
-                    f"{checked.wall:.1f} s  {checked_share:.0%} of first",
+                    f"{checked.wall:.1f} s",
                     f"<= {TARGET_REIMPORT_SHARE:.0%}",
                     met(checked_share <= TARGET_REIMPORT_SHARE),
+                    f"first import {first.wall:.1f} s",
+                    f"{checked_share:.0%}",
                 )
             )
     elif again is not None:
@@ -676,9 +680,11 @@ def run(*, rows: int) -> None:
         ("raw COPY into an unindexed table", f"{copy_s:.1f} s  {copy_rate:,.0f} rows/s", "", ""),
         (
             "  ours as a share of raw COPY",
-            f"{ours / copy_rate:.1%}",
+            f"{ours:,.0f} rows/s",
             f">= {TARGET_COPY_SHARE:.0%}",
             met(ours / copy_rate >= TARGET_COPY_SHARE),
+            f"raw COPY {copy_rate:,.0f} rows/s",
+            f"{ours / copy_rate:.1%}",
         ),
         (
             f"naive Django bulk_create ({naive_rows // 1000}k sample)",
@@ -688,9 +694,11 @@ def run(*, rows: int) -> None:
         ),
         (
             "  ours as a multiple of naive",
-            f"{ours / naive_rate:.2f}x",
+            f"{ours:,.0f} rows/s",
             f">= {TARGET_NAIVE_MULTIPLE:.0f}x",
             met(ours / naive_rate >= TARGET_NAIVE_MULTIPLE),
+            f"bulk_create {naive_rate:,.0f} rows/s",
+            f"{ours / naive_rate:.2f}x",
         ),
         (
             "read + normalize only, no database",

@@ -149,6 +149,8 @@ def run() -> None:
                 f"{t_big:.2f} s",
                 f"<= {TARGET_FULL_1M_S:.0f} s",
                 met(t_big <= TARGET_FULL_1M_S),
+                f"reference, 100k: {t_ref:.2f} s",
+                f"{t_ref * 10 / t_big:.1f}x (pro rata)",
             ),
             ("growth 100k -> 1M (10.0 = linear)", f"{t_big / t_small:.1f}", "~10", ""),
             ("reference path, 100k claims (baseline)", f"{t_ref:.2f} s", "", ""),

@@ -684,6 +684,8 @@ def run() -> None:
                 f"{big['seconds']:.1f} s  {n_big / big['seconds']:,.0f} claims/s",
                 f"<= {TARGET_1M_S:.0f} s",
                 met(big["seconds"] <= TARGET_1M_S),
+                f"{n_small:,} claims: {small['seconds']:.1f} s",
+                f"{growth / ratio:.2f} per claim",
             ),
             (
                 "  pro rata at 1,000,000 claims",

@@ -1,6 +1,8 @@
-"""How every benchmark prints its results: one aligned table of measure, result, target, met;
-and the run's report: every table printed, with the machine it ran on, written to
-bench/results/ as Markdown."""
+"""How every benchmark prints its results: one aligned table of measure, result, target, met
+(and, for a figure measured against a baseline of the same run, the baseline and the ratio);
+and the run's report: a summary of every figure that has a target, then every table printed,
+with the machine it ran on, written to bench/results/ as Markdown. With `--readme` the summary
+also replaces the README's "Last `make bench` run" section."""
 
 from __future__ import annotations
 
@@ -11,7 +13,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-Row = tuple[str, str, str, str]
+# (measure, result, target, met), or with (..., baseline, ratio) after them
+Row = tuple[str, ...]
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -29,17 +32,58 @@ def section(name: str) -> None:
     _section[0] = name
 
 
+def _cells(row: Row) -> tuple[str, str, str, str, str, str]:
+    """(measure, result, target, met, baseline, ratio) of a 4- or 6-cell row."""
+    if len(row) not in (4, 6):
+        raise ValueError(f"a row has 4 or 6 cells, not {len(row)}: {row!r}")
+    measure, result, target, ok, *rest = row
+    baseline, ratio = rest or ("", "")
+    return measure, result, target, ok, baseline, ratio
+
+
 def print_table(rows: Sequence[Row]) -> None:
+    cells = [_cells(r) for r in rows]
     _recorded.append((_section[0], list(rows)))
-    w = (
-        max(len(r[0]) for r in rows) + 2,
-        max(len(r[1]) for r in rows),
-        max(len(r[2]) for r in rows) + 2,
-        5,
-    )
-    print(f"{'measure':<{w[0]}}{'result':>{w[1]}}{'target':>{w[2]}}{'met':>{w[3]}}")
-    for name, result, goal, ok in rows:
-        print(f"{name:<{w[0]}}{result:>{w[1]}}{goal:>{w[2]}}{ok:>{w[3]}}")
+    with_baseline = any(c[4] or c[5] for c in cells)
+    heads = ("measure", "result", "target", "met", "baseline", "ratio")
+    w = [max(len(c[i]) for c in [heads, *cells]) + (0 if i == 0 else 2) for i in range(6)]
+    shown = range(6 if with_baseline else 4)
+    print("".join(f"{heads[i]:<{w[i]}}" if i == 0 else f"{heads[i]:>{w[i]}}" for i in shown))
+    for c in cells:
+        print("".join(f"{c[i]:<{w[i]}}" if i == 0 else f"{c[i]:>{w[i]}}" for i in shown))
+
+
+def summary() -> list[tuple[str, str, str, str, str, str, str]]:
+    """Every figure of this run that has a target: (benchmark, figure, ours, baseline,
+    ratio, target, met), in the order printed."""
+    return [
+        (name, measure.strip(), result, baseline, ratio, target, ok)
+        for name, rows in _recorded
+        for measure, result, target, ok, baseline, ratio in map(_cells, rows)
+        if target
+    ]
+
+
+def summary_markdown(machine_line: str) -> list[str]:
+    """The summary as a Markdown table, one column naming the machine."""
+    short = short_machine(machine_line)
+    lines = [
+        "| benchmark | figure | ours | baseline (same run) | ratio | target | met | machine |",
+        "| --- | --- | ---: | ---: | ---: | ---: | :---: | --- |",
+    ]
+    for row in summary():
+        cells = (*row, short)
+        lines.append("| " + " | ".join(_md(c) for c in cells) + " |")
+    return lines
+
+
+def short_machine(machine_line: str) -> str:
+    """'Intel(R) Xeon(R) Processor x 2, 24 GiB': `machine()`'s line up to the OS."""
+    return machine_line.split(";", 1)[0].strip()
+
+
+def _md(cell: str) -> str:
+    return cell.strip().replace("|", "\\|")
 
 
 def machine() -> str:
@@ -76,34 +120,62 @@ def machine() -> str:
     )
 
 
-def write_report(command: str) -> Path | None:
-    """Every table printed so far, as Markdown, to bench/results/<UTC time>.md; None when no
-    table was printed."""
+def write_report(command: str, *, results: Path = RESULTS) -> Path | None:
+    """The summary and every table printed so far, as Markdown, to
+    bench/results/<UTC time>.md; None when no table was printed."""
     if not _recorded:
         return None
     now = datetime.now(UTC)
+    machine_line = machine()
     lines = [
         f"# Benchmark run {now:%Y-%m-%d %H:%M} UTC",
         "",
         f"- command: `{command}`",
-        f"- machine: {machine()}",
+        f"- machine: {machine_line}",
+        "",
+        "## Summary",
+        "",
+        *summary_markdown(machine_line),
         "",
     ]
     for name, rows in _recorded:
-        lines += [
-            f"## {name}",
-            "",
-            "| measure | result | target | met |",
-            "| --- | ---: | ---: | :---: |",
-        ]
-        for measure, result, target, ok in rows:
-            cells = (measure.strip() or " ", result, target, ok)
-            lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+        cells = [_cells(r) for r in rows]
+        width = 6 if any(c[4] or c[5] for c in cells) else 4
+        heads = ("measure", "result", "target", "met", "baseline", "ratio")[:width]
+        aligns = ("---", "---:", "---:", ":---:", "---:", "---:")[:width]
+        lines += [f"## {name}", "", "| " + " | ".join(heads) + " |"]
+        lines.append("| " + " | ".join(aligns) + " |")
+        for c in cells:
+            lines.append("| " + " | ".join(_md(x) for x in c[:width]) + " |")
         lines.append("")
-    RESULTS.mkdir(exist_ok=True)
-    path = RESULTS / f"{now:%Y-%m-%dT%H%M}Z.md"
+    results.mkdir(exist_ok=True)
+    path = results / f"{now:%Y-%m-%dT%H%M}Z.md"
     path.write_text("\n".join(lines))
     return path
+
+
+README_START = "<!-- make bench: start -->"
+README_END = "<!-- make bench: end -->"
+
+
+def readme_update(readme: Path, report_path: Path, command: str) -> None:
+    """Replace what lies between the README's two markers with this run's summary."""
+    text = readme.read_text()
+    start, end = text.find(README_START), text.find(README_END)
+    if start == -1 or end < start:
+        raise ValueError(f"{readme} has no {README_START} ... {README_END} section")
+    machine_line = machine()
+    when = report_path.stem.replace("T", " ").removesuffix("Z")
+    body = [
+        README_START,
+        "",
+        f"Written by `{command}` on {when[:10]} at {when[11:13]}:{when[13:15]} UTC "
+        f"(report: `{report_path.relative_to(readme.parent)}`), on {machine_line}.",
+        "",
+        *summary_markdown(machine_line),
+        "",
+    ]
+    readme.write_text(text[:start] + "\n".join(body) + text[end:])
 
 
 def argv() -> str:
