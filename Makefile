@@ -38,6 +38,7 @@ lint:
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
 	$(BIN)/bandit -c pyproject.toml -r . --severity-level high --quiet
+	BIN=$(BIN) ./scripts/audit.sh
 
 typecheck:
 	$(BIN)/mypy .
