@@ -1,7 +1,8 @@
 """The isolation matrix (issues 10 and 11): every route of the URL conf, HTML and API, asked
 by every role of one organization and every scope of its API tokens for the ids of another
 organization's rows (and a store-scoped user for the ids of a sibling store's rows), answers
-404 or 403: never 200, never 500, and a refused write changes nothing.
+404 or 403: never 200, never 500, and a refused write changes nothing. The refusal is the
+answer an id of no row gets, word for word, so ids cannot be enumerated across organizations.
 
 The routes come from the URL conf itself, so a route added tomorrow is in the matrix without
 anyone editing this file. The ids come from the world's tables the same way: the first and
@@ -214,7 +215,39 @@ def _refusals(
                     f"{method} {_fill(route, foreign, value)} as {p.label}: {status} "
                     f"({foreign.label} {kind} {value}) {body[:160]!r}"
                 )
+        failures += _indistinguishable(client, p, route, foreign, method, probes[0])
     return failures
+
+
+MISSING_INT = 2_000_000_000  # the id of no row: far above any sequence of the test world
+MISSING_TEXT = "9999999"  # an NCPDP ID no store has
+
+
+def _indistinguishable(
+    client: Client,
+    p: Principal,
+    route: Route,
+    foreign: Foreign,
+    method: str,
+    value: int | str,
+) -> list[str]:
+    """Ids cannot be enumerated across organizations: a foreign row's id gets the answer an
+    id of no row at all gets (same status, same body but for the id itself), so walking the
+    ids tells an outsider nothing about which exist."""
+    missing: int | str = MISSING_INT if isinstance(value, int) else MISSING_TEXT
+    answers = []
+    for v in (value, missing):
+        with transaction.atomic():
+            status, body = _ask(client, method, _fill(route, foreign, v))
+            transaction.set_rollback(True)
+        answers.append((status, body.replace(str(v).encode(), b"<id>")))
+    if answers[0] == answers[1]:
+        return []
+    return [
+        f"{method} {_fill(route, foreign, value)} as {p.label}: {answers[0][0]} for "
+        f"{foreign.label}'s row, {answers[1][0]} for no row at all: the answers tell them "
+        f"apart ({answers[0][1][:120]!r} / {answers[1][1][:120]!r})"
+    ]
 
 
 def _crashes_known(route: Route, crashes: list[str]) -> None:
