@@ -76,3 +76,27 @@ def test_an_api_call_on_an_idle_session_is_refused_not_redirected(chain: Any, lo
     response = client.get("/api/v1/me/")
     assert response.status_code in (401, 403)
     assert response["Content-Type"] == "application/problem+json"
+
+
+def test_a_job_page_polling_on_its_own_does_not_keep_the_session_alive(
+    chain: Any, login: Any
+) -> None:
+    """The job page refreshes its progress every 2 s (with the poll header): a screen left
+    on it still signs out after the idle limit."""
+    from rxrevops.models import Job
+    from rxrevops.signin.middleware import POLL_HEADER
+
+    client = login(chain.owner)
+    job = Job.objects.create(
+        organization=chain.org, location=chain.loc_a, kind="pms", label="PMS export"
+    )
+    page = client.get(f"/jobs/{job.pk}/").content.decode()
+    assert f'hx-headers=\'{{"{POLL_HEADER}": "1"}}\'' in page
+    idle_for(client, 29)
+    stamped = client.session[LAST_SEEN_KEY]
+    polled = client.get(f"/jobs/{job.pk}/", HTTP_HX_REQUEST="true", HTTP_X_RXREVOPS_POLL="1")
+    assert polled.status_code == 200
+    assert client.session[LAST_SEEN_KEY] == stamped  # answered, but not activity
+    idle_for(client, 31)
+    polled = client.get(f"/jobs/{job.pk}/", HTTP_HX_REQUEST="true", HTTP_X_RXREVOPS_POLL="1")
+    assert polled["HX-Redirect"].startswith("/accounts/login/?next=")

@@ -38,9 +38,16 @@ def _send(request: HttpRequest, url: str) -> HttpResponse:
     return HttpResponseRedirect(url)
 
 
+# sent by the page's own polling (a job's progress refreshing itself), not by the person
+POLL_HEADER = "X-RxRevOps-Poll"
+
+
 class IdleSessionMiddleware:
     """Signs out a session that made no request for SESSION_IDLE_MINUTES and sends the user
-    to the sign-in page with a notice. On top of SESSION_COOKIE_AGE, the absolute limit."""
+    to the sign-in page with a notice. On top of SESSION_COOKIE_AGE, the absolute limit.
+
+    A page polling on its own (POLL_HEADER) is answered but is not activity: a job page
+    left open on an unattended screen still ends its session after the idle limit."""
 
     def __init__(self, get_response: Handler) -> None:
         self.get_response = get_response
@@ -63,6 +70,8 @@ class IdleSessionMiddleware:
                     login = redirect_to_login(request.get_full_path())
                     return _send(request, login["Location"])
                 # an API call on a session continues anonymous: DRF answers 401/403
+            elif request.headers.get(POLL_HEADER) == "1":
+                pass
             elif not isinstance(last_seen, int) or now - last_seen >= STAMP_EVERY_SECONDS:
                 request.session[LAST_SEEN_KEY] = now
         return self.get_response(request)
