@@ -6,11 +6,15 @@ is seen waiting on that lock."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
+import socket
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +36,10 @@ __all__ = ["stores", "worklist_chain", "world_files", "world_manifest"]
 QUEUE = f"faults-{os.getpid()}"
 
 
-def _connect() -> psycopg.Connection[Any]:
+def _connect(conninfo: str | None = None) -> psycopg.Connection[Any]:
+    """A session of the test database, or of the database `conninfo` names."""
+    if conninfo is not None:
+        return psycopg.connect(conninfo, autocommit=True)
     db = settings.DATABASES["default"]
     return psycopg.connect(
         host=db["HOST"],
@@ -42,6 +49,13 @@ def _connect() -> psycopg.Connection[Any]:
         dbname=db["NAME"],
         autocommit=True,
     )
+
+
+def fetch_one(conn: psycopg.Connection[Any], sql: str, params: Any = ()) -> tuple[Any, ...]:
+    """The one row `sql` answers."""
+    row = conn.execute(sql, params).fetchone()
+    assert row is not None, sql
+    return tuple(row)
 
 
 @pytest.fixture
@@ -137,10 +151,10 @@ def table_locked(table: str, mode: str = "ACCESS EXCLUSIVE") -> Iterator[psycopg
             conn.execute("ROLLBACK")
 
 
-def blocked_on(conn: psycopg.Connection[Any]) -> list[int]:
+def blocked_on(conn: psycopg.Connection[Any], conninfo: str | None = None) -> list[int]:
     """The sessions waiting for a lock `conn` holds. Asked from another session: inside
     `conn`'s transaction pg_stat_activity would answer from its first snapshot."""
-    with _connect() as other:
+    with _connect(conninfo) as other:
         rows = other.execute(
             "SELECT pid FROM pg_stat_activity WHERE %s = ANY(pg_blocking_pids(pid))",
             [conn.info.backend_pid],
@@ -157,3 +171,102 @@ def claim_holders(job: Job) -> list[int]:
             [_LOCK_NAMESPACE, job.pk],
         ).fetchall()
     return [r[0] for r in rows]
+
+
+# --- a Postgres of the test's own, to restart -----------------------------------------------
+
+
+def _postgres_bin(program: str) -> str:
+    """The newest Debian-packaged Postgres server program (initdb, pg_ctl)."""
+    found = sorted(
+        Path("/usr/lib/postgresql").glob(f"*/bin/{program}"),
+        key=lambda p: int(p.parts[-3]) if p.parts[-3].isdigit() else 0,
+    )
+    if not found:
+        raise RuntimeError(f"no {program} under /usr/lib/postgresql/*/bin")
+    return str(found[-1])
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class PrivatePostgres:
+    """A throwaway cluster on a free port (trust auth, socket in its own directory): restarting
+    it disturbs nobody, unlike the machine's shared Postgres."""
+
+    root: Path
+    port: int
+    dbname: str = "rxrevops_private"
+
+    @property
+    def data(self) -> Path:
+        return self.root / "data"
+
+    @property
+    def url(self) -> str:
+        return f"postgres://postgres@127.0.0.1:{self.port}/{self.dbname}"
+
+    @property
+    def conninfo(self) -> str:
+        return f"host=127.0.0.1 port={self.port} user=postgres dbname={self.dbname}"
+
+    def _run(self, *args: str) -> None:
+        # Postgres will not run as root: as the postgres user then
+        prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        subprocess.run([*prefix, *args], check=True, capture_output=True, timeout=120)
+
+    def pg_ctl(self, *args: str) -> None:
+        self._run(_postgres_bin("pg_ctl"), "-D", str(self.data), "-w", *args)
+
+    def start(self) -> None:
+        options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off"
+        self.pg_ctl("-l", str(self.root / "postgres.log"), "-o", options, "start")
+
+    def restart(self) -> None:
+        """Stop (fast: every session is ended, open transactions rolled back) and start."""
+        self.pg_ctl("-m", "fast", "stop")
+        self.start()
+
+    def python(self, *args: str) -> str:
+        """`python <args>` with Django on this cluster's database (manage.py, a helper
+        module); its output."""
+        env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "tests.settings",
+            "DATABASE_URL": self.url,
+            "PYTHONPATH": str(ROOT),
+        }
+        done = subprocess.run(
+            [sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+        )
+        assert done.returncode == 0, done.stderr[-4000:]
+        return done.stdout
+
+
+@pytest.fixture
+def private_postgres() -> Iterator[PrivatePostgres]:
+    """A migrated database on a cluster of its own, removed at the end."""
+    root = Path(tempfile.mkdtemp(prefix="rxrevops-pg-"))
+    if os.geteuid() == 0:
+        shutil.chown(root, user="postgres")
+    pg = PrivatePostgres(root=root, port=_free_port())
+    try:
+        pg._run(
+            _postgres_bin("initdb"), "-D", str(pg.data), "-A", "trust", "-U", "postgres",
+            "-E", "UTF8", "--no-sync",
+        )  # fmt: skip
+        pg.start()
+        with psycopg.connect(
+            f"host=127.0.0.1 port={pg.port} user=postgres dbname=postgres", autocommit=True
+        ) as conn:
+            conn.execute(f"CREATE DATABASE {pg.dbname}")
+        pg.python(str(ROOT / "manage.py"), "migrate", "--verbosity", "0")
+        yield pg
+    finally:
+        if (pg.data / "postmaster.pid").exists():
+            pg.pg_ctl("-m", "immediate", "stop")
+        shutil.rmtree(root, ignore_errors=True)
