@@ -42,7 +42,14 @@ from adherence.outlook import ADHERENT, AT_RISK, WILL_FAIL
 from adherence.services import history
 from adherence.value import refill_value, sync_value
 from rxrevops.models import Job, Location, Organization
-from rxrevops.services.jobs import JobFailed, Progress, job_create, job_execute, job_handler
+from rxrevops.services.jobs import (
+    JobFailed,
+    Progress,
+    job_create,
+    job_execute,
+    job_handler,
+    job_request_lock,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -98,15 +105,20 @@ def worklists_request(
 ) -> Job:
     """Queue a build, unless one for the same organization and date is already waiting."""
     day = (as_of or timezone.localdate()).isoformat()
-    waiting = Job.objects.filter(
-        organization=organization,
-        kind=JOB_KIND,
-        status=Job.Status.QUEUED,
-        params__as_of=day,
-    ).first()
-    if waiting is not None:
-        return waiting
-    return _build_job(organization, day, created_by=created_by, enqueue=True)
+    with job_request_lock(organization=organization):
+        waiting = (
+            Job.objects.filter(
+                organization=organization,
+                kind=JOB_KIND,
+                status=Job.Status.QUEUED,
+                params__as_of=day,
+            )
+            .order_by("pk")
+            .first()
+        )
+        if waiting is not None:
+            return waiting
+        return _build_job(organization, day, created_by=created_by, enqueue=True)
 
 
 def worklists_build_now(*, organization: Organization, as_of: date) -> Job:

@@ -30,7 +30,14 @@ from claims.models import Drug
 from reconciliation.services.runs import JOB_KIND as RECONCILE_JOB_KIND
 from reconciliation.services.runs import contract_terms
 from rxrevops.models import Job, Organization
-from rxrevops.services.jobs import JobFailed, Progress, job_create, job_execute, job_handler
+from rxrevops.services.jobs import (
+    JobFailed,
+    Progress,
+    job_create,
+    job_execute,
+    job_handler,
+    job_request_lock,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -265,22 +272,23 @@ def rollups_request(
     organization takes this one in instead: its runs grow, or it becomes a full one."""
     full = run is None or not (run.counts or {}).get("incremental")
     runs = [] if full or run is None else [run.pk]
-    waiting = (
-        Job.objects.filter(organization=organization, kind=JOB_KIND, status=Job.Status.QUEUED)
-        .order_by("pk")
-        .first()
-    )
-    if waiting is not None:
-        merged: dict[str, Any] = dict(waiting.params)
-        if full or merged.get("full"):
-            merged = {"full": True}
-        else:
-            merged["runs"] = sorted({*merged.get("runs", []), *runs})
-        # only while still waiting: a worker may have claimed it since
-        if Job.objects.filter(pk=waiting.pk, status=Job.Status.QUEUED).update(params=merged):
-            waiting.params = merged
-            return waiting
-    return _job(organization, {"full": True} if full else {"runs": runs}, created_by, True)
+    with job_request_lock(organization=organization):
+        waiting = (
+            Job.objects.filter(organization=organization, kind=JOB_KIND, status=Job.Status.QUEUED)
+            .order_by("pk")
+            .first()
+        )
+        if waiting is not None:
+            merged: dict[str, Any] = dict(waiting.params)
+            if full or merged.get("full"):
+                merged = {"full": True}
+            else:
+                merged["runs"] = sorted({*merged.get("runs", []), *runs})
+            # only while still waiting: a worker may have claimed it since
+            if Job.objects.filter(pk=waiting.pk, status=Job.Status.QUEUED).update(params=merged):
+                waiting.params = merged
+                return waiting
+        return _job(organization, {"full": True} if full else {"runs": runs}, created_by, True)
 
 
 def rollups_refresh_now(*, organization: Organization, run: Job | None = None) -> Job:

@@ -38,7 +38,14 @@ from reconciliation.engine import contracts as core
 from reconciliation.engine import fast
 from reconciliation.models import ConsumedImport, ReconcileState
 from rxrevops.models import Job, Organization
-from rxrevops.services.jobs import JobFailed, Progress, job_create, job_execute, job_handler
+from rxrevops.services.jobs import (
+    JobFailed,
+    Progress,
+    job_create,
+    job_execute,
+    job_handler,
+    job_request_lock,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -56,15 +63,23 @@ def reconcile_request(
 ) -> Job:
     """Queue a run (incremental unless `full`), unless one for the organization is already
     waiting (it becomes a full one if this one asks)."""
-    waiting = Job.objects.filter(
-        organization=organization, kind=JOB_KIND, status=Job.Status.QUEUED
-    ).first()
-    if waiting is not None:
-        if full and not waiting.params.get("full"):
-            waiting.params = {**waiting.params, "full": True}
-            waiting.save(update_fields=["params"])
-        return waiting
-    return _job(organization, timezone.localdate(), created_by=created_by, enqueue=True, full=full)
+    with job_request_lock(organization=organization):
+        waiting = (
+            Job.objects.filter(organization=organization, kind=JOB_KIND, status=Job.Status.QUEUED)
+            .order_by("pk")
+            .first()
+        )
+        if waiting is not None:
+            if not full or waiting.params.get("full"):
+                return waiting
+            params = {**waiting.params, "full": True}
+            # only while still waiting: a worker may have claimed it (and read its params)
+            if Job.objects.filter(pk=waiting.pk, status=Job.Status.QUEUED).update(params=params):
+                waiting.params = params
+                return waiting
+        return _job(
+            organization, timezone.localdate(), created_by=created_by, enqueue=True, full=full
+        )
 
 
 def reconcile_now(

@@ -8,7 +8,8 @@ it may run again after a crash (its upserts make the second run equal to the fir
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -30,6 +31,9 @@ MAX_STORED_ERRORS = 1000
 MAX_ATTEMPTS = 5
 # pg advisory-lock namespace for job claims (two-int form: namespace, job id)
 _LOCK_NAMESPACE = 7201
+# pg advisory-lock namespace for "queue one unless one is waiting" (two-int form: namespace,
+# organization id)
+_REQUEST_LOCK_NAMESPACE = 7203
 
 
 # Sent after a job succeeds and its row is committed (kwargs: job). Apps above the platform
@@ -127,6 +131,21 @@ def job_create(
     if enqueue:
         transaction.on_commit(lambda: job_enqueue(job=job))
     return job
+
+
+@contextmanager
+def job_request_lock(*, organization: Organization) -> Iterator[None]:
+    """One "is a job already waiting? if not, create one" at a time per organization (a
+    transaction-level lock, held until the new job row is committed). Without it two callers
+    at once (beat firing twice, two imports finishing together) both find nothing waiting and
+    both queue a job. The caller's first query must come after the lock is taken, so it sees
+    what the previous holder committed."""
+    with transaction.atomic():
+        with connection.cursor() as cur:
+            cur.execute(
+                "SELECT pg_advisory_xact_lock(%s, %s)", [_REQUEST_LOCK_NAMESPACE, organization.pk]
+            )
+        yield
 
 
 def job_enqueue(*, job: Job) -> bool:

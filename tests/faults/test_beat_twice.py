@@ -1,0 +1,158 @@
+"""Beat firing a scheduled task twice (two beats running by mistake, a schedule replayed after
+a restart), one after the other and at the same time from two processes with connections of
+their own: the work is queued and done once.
+
+The same-time case is made to collide for sure: the test holds the job table in SHARE ROW
+EXCLUSIVE mode (reads go on, inserts wait) and lets go only once both firings' sessions are
+waiting on a lock. Without a lock around "is one waiting? if not, create one", both have
+found nothing waiting and both insert; with it, the second waits for the first's commit and
+finds its job."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from adherence.services import build
+from adherence.tasks import worklists_nightly
+from dashboards.services import rollups
+from dashboards.tasks import rollups_nightly
+from reconciliation.services import runs
+from reconciliation.tasks import reconcile_nightly
+from rxrevops.models import Job
+from rxrevops.services.jobs import _LOCK_NAMESPACE
+from tests.factories import LocationFactory, OrganizationFactory
+from tests.faults.conftest import _connect, fetch_one, table_locked, wait_until
+
+pytestmark = [pytest.mark.integration]
+
+# beat task -> the job kind it queues one of per organization
+NIGHTLY: dict[str, tuple[Callable[[], list[int]], str]] = {
+    "reconciliation.tasks.reconcile_nightly": (reconcile_nightly, runs.JOB_KIND),
+    "adherence.tasks.worklists_nightly": (worklists_nightly, build.JOB_KIND),
+    "dashboards.tasks.rollups_nightly": (rollups_nightly, rollups.JOB_KIND),
+}
+# the other beat tasks, and why a second firing does no work twice
+OTHERS = {
+    # each delivery is claimed with a conditional UPDATE before it is posted
+    "webhooks.tasks.webhooks_send_due",
+    # each outbox message is claimed with SELECT ... FOR UPDATE SKIP LOCKED
+    "clinical.tasks.registry_send_due",
+    # a job sent twice is claimed with its advisory lock and a conditional UPDATE
+    # (tests/test_jobs.py: two workers racing for one job run it once)
+    "rxrevops.tasks.jobs_requeue_stalled",
+    # deletes what has expired: the second finds nothing
+    "rxrevops.tasks.idempotency_keys_purge",
+    # writes a timestamp
+    "rxrevops.tasks.beat_heartbeat",
+}
+
+
+@pytest.fixture
+def two_orgs(transactional_db: Any) -> list[Any]:
+    orgs = [OrganizationFactory.create(), OrganizationFactory.create()]
+    for org in orgs:
+        LocationFactory.create(organization=org)
+    OrganizationFactory.create()  # no stores: nothing queued for it
+    return orgs
+
+
+@contextmanager
+def no_worker_takes_new_jobs() -> Iterator[None]:
+    """The next job ids' claims held by the test, so a worker that happens to be running
+    (the session's test worker) leaves the jobs queued: "already waiting" stays true."""
+    with _connect() as conn:
+        (last,) = fetch_one(conn, "SELECT last_value FROM rxrevops_job_id_seq")
+        ids = range(last, last + 100)
+        for pk in ids:
+            conn.execute("SELECT pg_advisory_lock(%s, %s)", [_LOCK_NAMESPACE, pk])
+        yield
+
+
+def waiting_on_locks() -> int:
+    """Sessions of the test database waiting for a lock."""
+    with _connect() as conn:
+        (n,) = fetch_one(
+            conn,
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND wait_event_type = 'Lock'",
+        )
+    return int(n)
+
+
+def fire_at_once(task: Callable[[], list[int]]) -> list[list[int]]:
+    """`task` run by two threads (two database sessions) that collide on the job table."""
+    results: list[list[int]] = [[], []]
+    errors: list[BaseException] = []
+
+    def fire(i: int) -> None:
+        try:
+            results[i] = task()
+        except BaseException as e:  # reported by the test thread
+            errors.append(e)
+        finally:
+            connection.close()
+
+    with table_locked("rxrevops_job", "SHARE ROW EXCLUSIVE"):
+        threads = [threading.Thread(target=fire, args=(i,)) for i in range(2)]
+        for t in threads:
+            t.start()
+        wait_until(lambda: waiting_on_locks() == 2 or errors, timeout=30)
+    for t in threads:
+        t.join(timeout=60)
+    assert not errors, errors
+    return results
+
+
+def test_every_beat_task_is_covered_here() -> None:
+    scheduled = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+    assert scheduled == set(NIGHTLY) | OTHERS
+
+
+@pytest.mark.parametrize("name", sorted(NIGHTLY))
+def test_beat_firing_a_nightly_task_twice_queues_one_job_per_organization(
+    name: str, two_orgs: list[Any]
+) -> None:
+    task, kind = NIGHTLY[name]
+    with no_worker_takes_new_jobs():
+        first = task()
+        second = task()
+        assert first == second
+        assert len(set(first)) == 2
+        jobs = Job.objects.filter(kind=kind)
+        assert sorted(jobs.values_list("organization_id", flat=True)) == sorted(
+            o.pk for o in two_orgs
+        )
+        assert set(jobs.values_list("status", flat=True)) == {Job.Status.QUEUED}
+
+
+@pytest.mark.parametrize("name", sorted(NIGHTLY))
+def test_beat_firing_a_nightly_task_twice_at_the_same_time_queues_one_job_per_organization(
+    name: str, two_orgs: list[Any]
+) -> None:
+    task, kind = NIGHTLY[name]
+    with no_worker_takes_new_jobs():
+        first, second = fire_at_once(task)
+        assert first == second
+        assert Job.objects.filter(kind=kind).count() == 2  # one per organization with stores
+        assert sorted(Job.objects.filter(kind=kind).values_list("pk", flat=True)) == sorted(first)
+
+
+def test_a_nightly_full_run_asked_while_an_incremental_one_waits_makes_it_full(
+    two_orgs: list[Any],
+) -> None:
+    with no_worker_takes_new_jobs():
+        waiting = runs.reconcile_request(organization=two_orgs[0])
+        assert not waiting.params.get("full")
+        (first, second) = fire_at_once(reconcile_nightly)
+        assert first == second
+        assert waiting.pk in first
+        waiting.refresh_from_db()
+        assert waiting.params.get("full") is True
+        assert Job.objects.filter(kind="reconcile").count() == 2
