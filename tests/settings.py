@@ -17,7 +17,8 @@ DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
 # Tests that import files do not want a worklist build racing them on the test worker; the
 # test of the rebuild-after-import turns it back on.
 WORKLISTS_AFTER_IMPORT = False
-RECONCILE_AFTER_IMPORT = False
+# (a worker started with RECONCILE_AFTER_IMPORT=true queues it: the import-races-run fault test)
+RECONCILE_AFTER_IMPORT = env.bool("RECONCILE_AFTER_IMPORT", default=False)  # noqa: F405
 # nor a margin rollup refresh racing the tests that reconcile (the rollup tests turn it on)
 ROLLUPS_AFTER_RECONCILE = False
 # the webhook tests' receiver listens on loopback
