@@ -217,7 +217,9 @@ class PrivatePostgres:
     def _run(self, *args: str) -> None:
         # Postgres will not run as root: as the postgres user then
         prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-        subprocess.run([*prefix, *args], check=True, capture_output=True, timeout=120)
+        done = subprocess.run([*prefix, *args], capture_output=True, text=True, timeout=120)
+        if done.returncode:
+            raise RuntimeError(f"{' '.join(args)} failed:\n{done.stdout}{done.stderr}")
 
     def pg_ctl(self, *args: str) -> None:
         self._run(_postgres_bin("pg_ctl"), "-D", str(self.data), "-w", *args)
@@ -267,6 +269,8 @@ def private_postgres() -> Iterator[PrivatePostgres]:
         pg.python(str(ROOT / "manage.py"), "migrate", "--verbosity", "0")
         yield pg
     finally:
-        if (pg.data / "postmaster.pid").exists():
-            pg.pg_ctl("-m", "immediate", "stop")
-        shutil.rmtree(root, ignore_errors=True)
+        try:
+            if (pg.data / "postmaster.pid").exists():
+                pg.pg_ctl("-m", "immediate", "stop")
+        finally:
+            shutil.rmtree(root, ignore_errors=True)
