@@ -13,11 +13,13 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from django.conf import settings
 from django.db import connection
+from django.utils import timezone
 
 from adherence.services import build
 from adherence.tasks import worklists_nightly
@@ -27,8 +29,16 @@ from reconciliation.services import runs
 from reconciliation.tasks import reconcile_nightly
 from rxrevops.models import Job
 from rxrevops.services.jobs import _LOCK_NAMESPACE
+from rxrevops.services.tokens import api_token_create
 from tests.factories import LocationFactory, OrganizationFactory
 from tests.faults.conftest import _connect, fetch_one, table_locked, wait_until
+from tests.webhooks.receiver import start_receiver
+from webhooks.models import WebhookDelivery
+from webhooks.services import (
+    webhook_deliver,
+    webhook_deliveries_due,
+    webhook_endpoint_create,
+)
 
 pytestmark = [pytest.mark.integration]
 
@@ -40,7 +50,7 @@ NIGHTLY: dict[str, tuple[Callable[[], list[int]], str]] = {
 }
 # the other beat tasks, and why a second firing does no work twice
 OTHERS = {
-    # each delivery is claimed with a conditional UPDATE before it is posted
+    # each delivery is claimed with a conditional UPDATE before it is posted (below)
     "webhooks.tasks.webhooks_send_due",
     # each outbox message is claimed with SELECT ... FOR UPDATE SKIP LOCKED
     "clinical.tasks.registry_send_due",
@@ -156,3 +166,58 @@ def test_a_nightly_full_run_asked_while_an_incremental_one_waits_makes_it_full(
         waiting.refresh_from_db()
         assert waiting.params.get("full") is True
         assert Job.objects.filter(kind="reconcile").count() == 2
+
+
+def test_a_due_webhook_sent_by_two_firings_at_the_same_time_is_posted_once(
+    chain: SimpleNamespace, transactional_db: Any
+) -> None:
+    """Both firings of webhooks_send_due find the delivery due and queue it; the two sends
+    collide on its row (held by the test until both wait) and one of them posts."""
+    receiver = start_receiver()
+    try:
+        token = api_token_create(
+            organization=chain.org, name="PMS bridge", scopes=("jobs:read",)
+        ).token
+        endpoint = webhook_endpoint_create(
+            token=token, url=receiver.url, events=["job.succeeded"], created_by=None
+        )
+        delivery = WebhookDelivery.objects.create(
+            endpoint=endpoint,
+            event="job.succeeded",
+            source="job:1",
+            payload={"type": "job.succeeded"},
+            next_attempt_at=timezone.now(),
+        )
+        assert webhook_deliveries_due() == webhook_deliveries_due() == [delivery.pk]
+
+        sent: list[Any] = []
+        errors: list[BaseException] = []
+
+        def send() -> None:
+            try:
+                sent.append(webhook_deliver(delivery_id=delivery.pk))
+            except BaseException as e:  # reported by the test thread
+                errors.append(e)
+            finally:
+                connection.close()
+
+        with _connect() as conn:
+            conn.execute("BEGIN")
+            conn.execute(
+                "SELECT 1 FROM webhooks_webhookdelivery WHERE id = %s FOR UPDATE", [delivery.pk]
+            )
+            threads = [threading.Thread(target=send) for _ in range(2)]
+            for t in threads:
+                t.start()
+            wait_until(lambda: waiting_on_locks() == 2 or errors, timeout=30)
+            conn.execute("ROLLBACK")
+        for t in threads:
+            t.join(timeout=60)
+        assert not errors, errors
+        assert sorted(d is None for d in sent) == [False, True]  # one sent, one found it held
+        assert len(receiver.received) == 1
+        delivery.refresh_from_db()
+        assert (delivery.status, delivery.attempts) == (WebhookDelivery.Status.DELIVERED, 1)
+    finally:
+        receiver.server.shutdown()
+        receiver.server.server_close()
