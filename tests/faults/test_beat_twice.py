@@ -85,24 +85,36 @@ def no_worker_takes_new_jobs() -> Iterator[None]:
         yield
 
 
-def waiting_on_locks() -> int:
-    """Sessions of the test database waiting for a lock."""
+def waiting_on_locks(pids: list[int]) -> int:
+    """How many of the sessions `pids` are waiting for a lock (a worker's session waiting on
+    the test's lock is not counted)."""
     with _connect() as conn:
         (n,) = fetch_one(
             conn,
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "SELECT count(*) FROM pg_stat_activity WHERE pid = ANY(%s) "
             "AND wait_event_type = 'Lock'",
+            [pids],
         )
     return int(n)
+
+
+def session_pid() -> int:
+    """This thread's database session (opened now if need be)."""
+    connection.ensure_connection()
+    with connection.cursor() as cur:
+        cur.execute("SELECT pg_backend_pid()")
+        return int(cur.fetchone()[0])
 
 
 def fire_at_once(task: Callable[[], list[int]]) -> list[list[int]]:
     """`task` run by two threads (two database sessions) that collide on the job table."""
     results: list[list[int]] = [[], []]
     errors: list[BaseException] = []
+    pids: list[int] = []
 
     def fire(i: int) -> None:
         try:
+            pids.append(session_pid())
             results[i] = task()
         except BaseException as e:  # reported by the test thread
             errors.append(e)
@@ -113,7 +125,7 @@ def fire_at_once(task: Callable[[], list[int]]) -> list[list[int]]:
         threads = [threading.Thread(target=fire, args=(i,)) for i in range(2)]
         for t in threads:
             t.start()
-        wait_until(lambda: waiting_on_locks() == 2 or errors, timeout=30)
+        wait_until(lambda: waiting_on_locks(pids) == 2 or errors, timeout=30)
     for t in threads:
         t.join(timeout=60)
     assert not errors, errors
@@ -192,9 +204,11 @@ def test_a_due_webhook_sent_by_two_firings_at_the_same_time_is_posted_once(
 
         sent: list[Any] = []
         errors: list[BaseException] = []
+        pids: list[int] = []
 
         def send() -> None:
             try:
+                pids.append(session_pid())
                 sent.append(webhook_deliver(delivery_id=delivery.pk))
             except BaseException as e:  # reported by the test thread
                 errors.append(e)
@@ -209,7 +223,7 @@ def test_a_due_webhook_sent_by_two_firings_at_the_same_time_is_posted_once(
             threads = [threading.Thread(target=send) for _ in range(2)]
             for t in threads:
                 t.start()
-            wait_until(lambda: waiting_on_locks() == 2 or errors, timeout=30)
+            wait_until(lambda: waiting_on_locks(pids) == 2 or errors, timeout=30)
             conn.execute("ROLLBACK")
         for t in threads:
             t.join(timeout=60)
