@@ -76,13 +76,23 @@ def two_orgs(transactional_db: Any) -> list[Any]:
 @contextmanager
 def no_worker_takes_new_jobs() -> Iterator[None]:
     """The next job ids' claims held by the test, so a worker that happens to be running
-    (the session's test worker) leaves the jobs queued: "already waiting" stays true."""
+    (the session's test worker) leaves the jobs queued: "already waiting" stays true. On the
+    way out, still holding the claims, the jobs are ended, so a task message the worker
+    takes later finds nothing to run (it would otherwise run the job while the test's
+    database is being flushed, and the two deadlock)."""
     with _connect() as conn:
         (last,) = fetch_one(conn, "SELECT last_value FROM rxrevops_job_id_seq")
         ids = range(last, last + 100)
         for pk in ids:
             conn.execute("SELECT pg_advisory_lock(%s, %s)", [_LOCK_NAMESPACE, pk])
-        yield
+        try:
+            yield
+        finally:
+            conn.execute(
+                "UPDATE rxrevops_job SET status = 'failed', message = 'ended by the test' "
+                "WHERE id >= %s AND id < %s AND status IN ('queued', 'running')",
+                [ids.start, ids.stop],
+            )
 
 
 def waiting_on_locks(pids: list[int]) -> int:
