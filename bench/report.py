@@ -41,9 +41,21 @@ def _cells(row: Row) -> tuple[str, str, str, str, str, str]:
     return measure, result, target, ok, baseline, ratio
 
 
+def record_table(rows: Sequence[Row]) -> None:
+    """Add a table to this run's report without printing it (one a child printed)."""
+    for row in rows:
+        _cells(row)
+    _recorded.append((_section[0], list(rows)))
+
+
+def recorded() -> list[tuple[str, list[Row]]]:
+    """Every table of this run so far, as (benchmark, rows)."""
+    return list(_recorded)
+
+
 def print_table(rows: Sequence[Row]) -> None:
     cells = [_cells(r) for r in rows]
-    _recorded.append((_section[0], list(rows)))
+    record_table(rows)
     with_baseline = any(c[4] or c[5] for c in cells)
     heads = ("measure", "result", "target", "met", "baseline", "ratio")
     w = [max(len(c[i]) for c in [heads, *cells]) + (0 if i == 0 else 2) for i in range(6)]
@@ -51,6 +63,7 @@ def print_table(rows: Sequence[Row]) -> None:
     print("".join(f"{heads[i]:<{w[i]}}" if i == 0 else f"{heads[i]:>{w[i]}}" for i in shown))
     for c in cells:
         print("".join(f"{c[i]:<{w[i]}}" if i == 0 else f"{c[i]:>{w[i]}}" for i in shown))
+    sys.stdout.flush()  # a child's tables in order with its parent's output
 
 
 def summary() -> list[tuple[str, str, str, str, str, str, str]]:

@@ -147,3 +147,29 @@ def test_the_project_readme_has_the_section_make_bench_writes() -> None:
     start, end = text.find(report.README_START), text.find(report.README_END)
     assert -1 < start < end
     assert "--readme" in (ROOT / "Makefile").read_text().split("\nbench:", 1)[1].split("\n\n")[0]
+
+
+def test_a_run_of_several_takes_each_benchmark_once_in_the_full_run_s_order() -> None:
+    from bench.__main__ import SECTIONS, selected
+
+    assert selected(None) == list(SECTIONS)
+    assert selected(["load", "api", "pms", "mllp"]) == [
+        "pms",
+        "api-fills",
+        "api-reads",
+        "mllp",
+        "load",
+    ]
+
+
+def test_a_benchmark_that_fails_in_its_own_process_is_reported_and_the_run_goes_on() -> None:
+    """Each benchmark of a run of several runs as `python -m bench --only NAME`; one that
+    exits non-zero (here: refused its arguments) becomes a failed row, not a crash."""
+    from bench.__main__ import _parser, _run_in_child
+
+    args = _parser().parse_args(["--pms-rows=5"])
+    args.pms_rows = 0  # what the child refuses
+    _run_in_child("pms", args)
+    assert report.summary() == [
+        ("pms", "pms: the benchmark failed", "exit 2", "", "", "runs", "NO"),
+    ]
