@@ -19,6 +19,7 @@ from django.http import Http404
 
 from claims.models import Drug, Plan
 from dashboards.models import BelowCostDaily, MarginDaily, MarginStoreDaily
+from dashboards.rollup_cache import rollup_rows
 from rxrevops.access import Principal, location_ids_for_user, location_list_for_user
 from rxrevops.models import Location, Organization
 from rxrevops.querysets import ReconciliationQuerySet
@@ -201,7 +202,7 @@ def margin_for_user(
     # (named apart from the model's fields, which annotations may not shadow)
     sums = {f"sum_{n}": Coalesce(Sum(n), Value(0), output_field=_CENTS) for n in FIGURES}
     grouped: Any = qs.values(group=_GROUP_FIELDS[group_by]).annotate(**sums).order_by("group")
-    groups: list[dict[str, Any]] = list(grouped)
+    groups: list[dict[str, Any]] = rollup_rows(grouped, user=user)
     labels = _labels(group_by, [g["group"] for g in groups])
     rows = [
         MarginRow(
@@ -299,7 +300,7 @@ def margin_trend_for_user(
         .annotate(claims=Sum("claims"), net=Sum("net_margin_cents"))
         .order_by("location_id", "bucket")
     )
-    found = list(rows)
+    found = rollup_rows(rows, user=user)
     names = dict(
         Location.objects.filter(pk__in={r["location_id"] for r in found}).values_list("pk", "name")
     )
@@ -347,7 +348,7 @@ def below_cost_by_drug_for_user(
         .annotate(n=Sum("claims"), cents=Sum("shortfall_cents"))
         .order_by("-cents", "drug_id")
     )
-    top = list(grouped[:limit] if limit else grouped)
+    top = rollup_rows(grouped[:limit] if limit else grouped, user=user)
     drugs = {
         d.pk: d for d in Drug.objects.filter(pk__in=[r["drug_id"] for r in top]).only("ndc", "name")
     }
@@ -365,7 +366,8 @@ def below_cost_by_drug_for_user(
 
 def payer_seen_by_user(user: Principal, *, plan_id: int) -> bool:
     """Whether any rollup row of the principal's stores names the plan."""
-    return bool(MarginStoreDaily.objects.for_user(user).filter(plan_id=plan_id).exists())
+    seen = MarginStoreDaily.objects.for_user(user).filter(plan_id=plan_id).values_list("pk")
+    return bool(rollup_rows(seen[:1], user=user))
 
 
 def margin_locations_for_user(user: Principal, *, location: int | None = None) -> list[Location]:
@@ -382,10 +384,13 @@ def dashboard_plans_for_user(
     """The plans on the principal's claims of the dates (read from the rollups, not the
     claims), and the plan already chosen: the payer control's choices."""
     ids = set(
-        MarginStoreDaily.objects.for_user(user)
-        .filter(day__gte=start, day__lte=end, plan__isnull=False)
-        .values_list("plan_id", flat=True)
-        .distinct()
+        rollup_rows(
+            MarginStoreDaily.objects.for_user(user)
+            .filter(day__gte=start, day__lte=end, plan__isnull=False)
+            .values_list("plan_id", flat=True)
+            .distinct(),
+            user=user,
+        )
     )
     if chosen is not None:
         ids.add(chosen)

@@ -384,6 +384,9 @@ RECONCILE_AFTER_IMPORT = env.bool("RECONCILE_AFTER_IMPORT", default=True)
 FILL_PUSH_MAX_ITEMS = env.int("FILL_PUSH_MAX_ITEMS", default=5000)
 # refresh the margin rollups the dashboards read after each successful reconciliation run
 ROLLUPS_AFTER_RECONCILE = env.bool("ROLLUPS_AFTER_RECONCILE", default=True)
+# seconds the dashboards keep an answer of the margin rollups (dropped at once when the
+# organization's rollups are refreshed; 0: always read Postgres)
+DASHBOARD_CACHE_SECONDS = env.int("DASHBOARD_CACHE_SECONDS", default=3600)
 # outbound webhooks: seconds a receiver has to answer, attempts before giving up (retries
 # wait 30 s, 1 min, 2 min, ... at most 6 h), and whether a URL may point at a loopback or
 # private address (only for a receiver on the same machine or network, e.g. in tests)

@@ -196,6 +196,15 @@ def celery_worker(
             worker.proc.wait()
 
 
+@pytest.fixture(autouse=True)
+def _dashboard_answers_forgotten(redis_conn: redis.Redis) -> None:
+    """Each test starts with no kept dashboard answer: the test database is emptied between
+    tests without a rollup refresh, and a new row may get an id an earlier test used."""
+    keys = list(redis_conn.scan_iter(match="*dash:rollups:*", count=1000))
+    if keys:
+        redis_conn.delete(*keys)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _test_database_left_alone_at_the_end(
     django_db_setup: Any, django_db_blocker: Any

@@ -27,6 +27,7 @@ from django.db import connection, transaction
 
 from adherence import measures
 from claims.models import Drug
+from dashboards.rollup_cache import rollup_generation_advance
 from reconciliation.services.runs import JOB_KIND as RECONCILE_JOB_KIND
 from reconciliation.services.runs import contract_terms
 from rxrevops.models import Job, Organization
@@ -195,6 +196,7 @@ def rollups_refresh(
                 # a whole organization's groups hash in memory instead of sorting on disk
                 cur.execute("SET LOCAL work_mem = '256MB'")
             rows = _refresh(cur, org, day_list)
+            rollup_generation_advance(org)  # once committed: the kept answers are stale
     finally:
         with connection.cursor() as cur:
             cur.execute("SELECT pg_advisory_unlock(%s, %s)", [_LOCK_NAMESPACE, org])

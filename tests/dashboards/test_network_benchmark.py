@@ -4,38 +4,18 @@ owner sees only its own stores."""
 from __future__ import annotations
 
 import re
-from datetime import date
 from typing import Any
 
 import pytest
 
-from dashboards.models import MarginDaily, MarginStoreDaily
 from rxrevops.models import Organization, Role
 from rxrevops.templatetags.money import cents
 from tests.factories import LocationFactory, OrganizationFactory, member
+from tests.support.rollups import rollup
 
 pytestmark = pytest.mark.django_db
 
-DAY = date(2026, 3, 10)
 QUERY = "period=custom&since=2026-03-01&until=2026-03-31"
-
-
-def rollup(location: Any, *, claims: int, net: int) -> None:
-    """One rollup row and its per store, day and plan sum (derived data, written as a
-    refresh would)."""
-    figures = dict.fromkeys(
-        [f.name for f in MarginDaily._meta.fields if f.name.endswith("_cents")], 0
-    )
-    figures.update(net_margin_cents=net)
-    MarginDaily.objects.create(
-        organization=location.organization, location=location, day=DAY, plan=None,
-        drug_class="", brand=False, contract_type="", claims=claims, generic_claims=claims,
-        below_cost_claims=0, **figures,
-    )  # fmt: skip
-    MarginStoreDaily.objects.create(
-        organization=location.organization, location=location, day=DAY, plan=None,
-        claims=claims, generic_claims=claims, below_cost_claims=0, **figures,
-    )  # fmt: skip
 
 
 def test_network_staff_rank_member_pharmacies_and_members_see_only_their_own(
