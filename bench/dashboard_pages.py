@@ -41,8 +41,15 @@ alone, in-process (`django.test.Client`, in a child: `python -m bench.dashboard_
 profile`), the fastest of PROFILE_RUNS after a warm-up, with its SQL time, statement count
 and slowest statement's table.
 
+The pages keep the rollups' answers in Redis until the chain's rollups are refreshed
+(`dashboards.rollup_cache`, DASHBOARD_CACHE_SECONDS): the warm-up asks every URL, so the
+requests measured first are answered as owners are between two refreshes. Then the same load
+again on servers started with DASHBOARD_CACHE_SECONDS=0 (every page reads the rollups: the
+first look after a refresh), reported beside it; the in-process profile likewise, both ways.
+
 Also measured: each page alone on a copy of the 100k database whose rollups hold 9 more years
-(rows shifted back whole years): the cost of a page against the years of history.
+(rows shifted back whole years), reading the rollups each time: the cost of a page against
+the years of history.
 
 Reproduce: `.venv/bin/python -m bench --only dashboards` (builds and loads the worlds first
 when they are missing: about 45 minutes of CPU for the 1M one; later runs reuse them).
@@ -313,11 +320,16 @@ def _prepare(point: Point) -> dict[str, Any]:
     }
 
 
-def _profile(point: Point, urls: dict[str, list[str]]) -> dict[str, Any]:
+def _profile(point: Point, urls: dict[str, list[str]], *, cache: bool = True) -> dict[str, Any]:
     """Each page's first URL in-process (`django.test.Client`, no server, one request at a
     time): after one warm-up, the fastest of PROFILE_RUNS requests, with its SQL (every
-    statement timed by an execute wrapper) and its slowest statement's table."""
+    statement timed by an execute wrapper) and its slowest statement's table. `cache=False`:
+    the rollups read on every request (DASHBOARD_CACHE_SECONDS=0)."""
     recon_db._setup_django(point)
+    from django.conf import settings
+
+    if not cache:
+        settings.DASHBOARD_CACHE_SECONDS = 0
     from django.contrib.auth import get_user_model
     from django.db import connection
     from django.test import Client
@@ -437,8 +449,11 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _serve(point: Point, port: int, access_log: Path) -> subprocess.Popen[bytes]:
-    """gunicorn as the Procfile runs it, on `point`'s database; returns once it answers."""
+def _serve(
+    point: Point, port: int, access_log: Path, *, cache: bool = True
+) -> subprocess.Popen[bytes]:
+    """gunicorn as the Procfile runs it, on `point`'s database; returns once it answers.
+    `cache=False`: DASHBOARD_CACHE_SECONDS=0 (every page reads the rollups)."""
     access_log.unlink(missing_ok=True)
     access_log.with_suffix(".err").unlink(missing_ok=True)
     env = {
@@ -450,6 +465,8 @@ def _serve(point: Point, port: int, access_log: Path) -> subprocess.Popen[bytes]
         "MEDIA_ROOT": str(recon_db.MEDIA_DIR),
         "PYTHONPATH": str(ROOT),
     }
+    if not cache:
+        env["DASHBOARD_CACHE_SECONDS"] = "0"
     server = subprocess.Popen(  # noqa: S603 (the venv's gunicorn)
         [
             str(Path(sys.executable).parent / "gunicorn"),
@@ -576,7 +593,7 @@ def _server_times(access_log: Path) -> tuple[dict[str, list[float]], Counter[str
     return times, errors, warmup
 
 
-def _measure(prepared: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+def _measure(prepared: dict[str, dict[str, Any]], *, cache: bool) -> dict[str, dict[str, Any]]:
     """Serve every point's database at once, warm each up, then load them in turn, ROUNDS
     slices of DURATION_S / ROUNDS seconds each, alternating (so what else the machine does
     meanwhile weighs on both alike); each point's server times from its access log."""
@@ -585,9 +602,9 @@ def _measure(prepared: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
     state: dict[str, dict[str, Any]] = {}
     try:
         for key, point in POINTS.items():
-            access_log = LOG_DIR / f"access-{key}.log"
+            access_log = LOG_DIR / f"access-{key}{'' if cache else '-read'}.log"
             port = _free_port()
-            servers[key] = _serve(point, port, access_log)
+            servers[key] = _serve(point, port, access_log, cache=cache)
             base = f"http://127.0.0.1:{port}"
             state[key] = {"base": base, "urls": _urls(prepared[key]), "log": access_log}
         for key, s in state.items():
@@ -600,7 +617,7 @@ def _measure(prepared: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
             for key, s in state.items():
                 _say(f"  {key}: {CLIENTS} clients for {slice_s:.0f} s ({n + 1}/{ROUNDS}) ...")
                 config = {k: s[k] for k in ("base", "cookie", "urls")}
-                config_path = LOG_DIR / f"load-{key}.json"
+                config_path = LOG_DIR / f"load-{key}{'' if cache else '-read'}.json"
                 config_path.write_text(json.dumps({**config, "seconds": slice_s}))
                 clients = _child("load", str(config_path))
                 for page, times in clients["times"].items():
@@ -656,6 +673,8 @@ def _report(
     prepared: dict[str, dict[str, Any]],
     runs: dict[str, dict[str, Any]],
     profiles: dict[str, dict[str, Any]],
+    read_runs: dict[str, dict[str, Any]],
+    read_profiles: dict[str, dict[str, Any]],
 ) -> None:
     small, big = runs["100k"], runs["1m"]
     print()
@@ -681,6 +700,15 @@ def _report(
         every_big += b
         rows.append(_page_row(page.label, s, b))
     rows.append(_page_row("all pages", every_small, every_big))
+    read_all: tuple[list[float], list[float]] = ([], [])
+    for page in PAGES:
+        s = read_runs["100k"]["server"].get(page.key, [])
+        b = read_runs["1m"]["server"].get(page.key, [])
+        read_all[0].extend(s)
+        read_all[1].extend(b)
+        if page.key.startswith("overview") or page.key in ("store", "payer"):
+            rows.append(_page_row(f"{page.label}, rollups read each time", s, b))
+    rows.append(_page_row("all pages, rollups read each time", *read_all))
     c_small = [t for ts in small["client"].values() for t in ts]
     c_big = [t for ts in big["client"].values() for t in ts]
     errors = {key: _errors(runs[key]) for key in runs}
@@ -734,9 +762,18 @@ def _report(
         for what, count in sorted(errors[key].items()):
             print(f"ERROR {key}: {what} (x{count})")
     print()
-    _print_profiles(profiles)
+    _print_profiles(profiles, "answers kept")
+    print()
+    _print_profiles(read_profiles, "rollups read each time")
     print()
     print("notes:")
+    print(
+        "- the pages keep the rollups' answers in Redis until the chain's rollups are "
+        "refreshed (DASHBOARD_CACHE_SECONDS, on by default); the warm-up asks every URL, so "
+        "the measured requests with answers kept are what owners get between two refreshes. "
+        "The rows 'rollups read each time' are the same load on servers with "
+        "DASHBOARD_CACHE_SECONDS=0: what the first look after a refresh costs."
+    )
     print(
         "- server time: gunicorn's access log %(D)s (request parsed to response written, "
         "per request), so a request's wait for a free worker thread is not in it; the "
@@ -765,11 +802,11 @@ def _report(
         )
 
 
-def _print_profiles(profiles: dict[str, dict[str, Any]]) -> None:
+def _print_profiles(profiles: dict[str, dict[str, Any]], title: str) -> None:
     print(
-        "where a page's time goes, alone (in-process, no server, one request at a time; the "
-        f"fastest of {PROFILE_RUNS}): total ms, of it SQL ms (statements), and the slowest "
-        "statement at 1M:"
+        f"{title}: where a page's time goes, alone (in-process, no server, one request at "
+        f"a time; the fastest of {PROFILE_RUNS}): total ms, of it SQL ms (statements), and "
+        "the slowest statement at 1M:"
     )
     rows = []
     for page in PAGES:
@@ -831,21 +868,27 @@ def run() -> None:
         f"{ROUNDS} slices each, alternating ...",
         flush=True,
     )
-    runs = _measure(prepared)
+    runs = _measure(prepared, cache=True)
+    print("the same again with every page reading the rollups (no answer kept) ...", flush=True)
+    read_runs = _measure(prepared, cache=False)
+    read_profiles: dict[str, dict[str, Any]] = {}
     for key in POINTS:
         print(f"{key}: each page in-process, one request at a time ...", flush=True)
-        config_path = LOG_DIR / f"profile-{key}.json"
-        config_path.write_text(json.dumps({"point": key, "urls": _urls(prepared[key])}))
-        profiles[key] = _child("profile", str(config_path))
+        for cache, into in ((True, profiles), (False, read_profiles)):
+            config_path = LOG_DIR / f"profile-{key}{'' if cache else '-read'}.json"
+            config = {"point": key, "urls": _urls(prepared[key]), "cache": cache}
+            config_path.write_text(json.dumps(config))
+            into[key] = _child("profile", str(config_path))
     print(
         f"{HISTORY.key}: copying the 100k database with {HISTORY_YEARS} more years ...", flush=True
     )
     rows = _history_database()
     config_path = LOG_DIR / f"profile-{HISTORY.key}.json"
-    config_path.write_text(json.dumps({"point": HISTORY.key, "urls": _urls(prepared["100k"])}))
+    config = {"point": HISTORY.key, "urls": _urls(prepared["100k"]), "cache": False}
+    config_path.write_text(json.dumps(config))
     history = _child("profile", str(config_path))
-    _report(prepared, runs, profiles)
-    _print_history(profiles["100k"], history, rows)
+    _report(prepared, runs, profiles, read_runs, read_profiles)
+    _print_history(read_profiles["100k"], history, rows)
     print(f"- whole benchmark: {time.perf_counter() - started:.0f} s")
 
 
@@ -886,7 +929,7 @@ def _main(argv: list[str]) -> None:
         answer = _load(json.loads(Path(arg).read_text()))
     elif mode == "profile":
         config = json.loads(Path(arg).read_text())
-        answer = _profile(_point(config["point"]), config["urls"])
+        answer = _profile(_point(config["point"]), config["urls"], cache=config.get("cache", True))
     else:
         raise SystemExit(f"unknown mode {mode!r}")
     print(json.dumps(answer))

@@ -23,6 +23,11 @@ users for DURATION_S seconds (starting SPAWN_PER_S a second):
 gunicorn runs as the Procfile runs it (`bench.dashboard_pages._serve`); server time is its own
 per request (the access log), the clients' time is beside it. Anything but a 200 is an error.
 
+The dashboards keep the rollups' answers until the chain's rollups are refreshed
+(`dashboards.rollup_cache`); no worker runs during the load, so no refresh happens and an
+owner's page is read from the rollups only the first time anyone asks it (the warm-up asks
+each once). `bench.dashboard_pages` measures the pages reading the rollups each time too.
+
 Targets: zero errors; p95 server time within each page's own target: owner dashboards
 <= 150 ms (issue 7), the technician's call list <= 100 ms (issue 8); the push has no page
 target (its throughput is reported).
