@@ -48,14 +48,13 @@ def trend_figure(points: Sequence[TrendPoint], *, href: Callable[[int], str]) ->
     series: dict[Any, dict[str, Any]] = {}
     for p in points:
         key = p.location_id if p.location_id in top else "other"
-        s = series.setdefault(
-            key,
-            {
+        s = series.get(key)
+        if s is None:  # the link once per line, not per point
+            s = series[key] = {
                 "name": p.location if key != "other" else "Other stores",
                 "x": {},
                 "link": href(p.location_id) if key != "other" else "",
-            },
-        )
+            }
         s["x"][p.bucket] = s["x"].get(p.bucket, 0) + p.net_margin_cents
     data = []
     for i, (_key, s) in enumerate(sorted(series.items(), key=lambda kv: str(kv[1]["name"]))):
