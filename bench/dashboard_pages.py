@@ -443,6 +443,11 @@ def _child(mode: str, arg: str) -> dict[str, Any]:
 # --- the server -------------------------------------------------------------------------------
 
 
+def _mode(cache: bool) -> str:
+    """The file-name suffix of a measurement's logs and configs: "" kept, "-read" not."""
+    return "" if cache else "-read"
+
+
 def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
@@ -602,7 +607,7 @@ def _measure(prepared: dict[str, dict[str, Any]], *, cache: bool) -> dict[str, d
     state: dict[str, dict[str, Any]] = {}
     try:
         for key, point in POINTS.items():
-            access_log = LOG_DIR / f"access-{key}{'' if cache else '-read'}.log"
+            access_log = LOG_DIR / f"access-{key}{_mode(cache)}.log"
             port = _free_port()
             servers[key] = _serve(point, port, access_log, cache=cache)
             base = f"http://127.0.0.1:{port}"
@@ -617,7 +622,7 @@ def _measure(prepared: dict[str, dict[str, Any]], *, cache: bool) -> dict[str, d
             for key, s in state.items():
                 _say(f"  {key}: {CLIENTS} clients for {slice_s:.0f} s ({n + 1}/{ROUNDS}) ...")
                 config = {k: s[k] for k in ("base", "cookie", "urls")}
-                config_path = LOG_DIR / f"load-{key}{'' if cache else '-read'}.json"
+                config_path = LOG_DIR / f"load-{key}{_mode(cache)}.json"
                 config_path.write_text(json.dumps({**config, "seconds": slice_s}))
                 clients = _child("load", str(config_path))
                 for page, times in clients["times"].items():
@@ -875,7 +880,7 @@ def run() -> None:
     for key in POINTS:
         print(f"{key}: each page in-process, one request at a time ...", flush=True)
         for cache, into in ((True, profiles), (False, read_profiles)):
-            config_path = LOG_DIR / f"profile-{key}{'' if cache else '-read'}.json"
+            config_path = LOG_DIR / f"profile-{key}{_mode(cache)}.json"
             config = {"point": key, "urls": _urls(prepared[key]), "cache": cache}
             config_path.write_text(json.dumps(config))
             into[key] = _child("profile", str(config_path))

@@ -47,10 +47,6 @@ def _generation_key(organization_id: int) -> str:
     return f"{_PREFIX}:{_database()}:gen:{organization_id}"
 
 
-def _seconds() -> int:
-    return int(getattr(settings, "DASHBOARD_CACHE_SECONDS", 3600))
-
-
 def _generations(organization_ids: Iterable[int]) -> list[tuple[int, int]]:
     """(organization id, generation) for each, a missing one started at a random value."""
     keys = {org: _generation_key(org) for org in sorted(organization_ids)}
@@ -83,7 +79,7 @@ def rollup_generation_advance(organization_id: int) -> None:
 def rollup_rows(qs: Any, *, user: Principal) -> list[Any]:
     """`list(qs)` for a queryset over the principal's rollup rows, from the cache when the
     same statement was answered since the rollups last changed."""
-    seconds = _seconds()
+    seconds = int(settings.DASHBOARD_CACHE_SECONDS)
     if seconds <= 0:
         return list(qs)
     sql, params = qs.query.sql_with_params()
