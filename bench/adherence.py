@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from bench.child import json_child
-from bench.django_db import django_on
+from bench.django_db import django_on, settle
 from bench.report import met, print_table
 
 if TYPE_CHECKING:
@@ -361,19 +361,6 @@ def _load_world(org: Organization, stores: dict[str, list[StoreFile]]) -> dict[s
     return {"imported": imported, "reused": reused, "load_s": time.perf_counter() - started}
 
 
-def _vacuum(tables: tuple[str, ...]) -> str:
-    """VACUUM ANALYZE `tables`, as autovacuum would keep them on a live server (this one may
-    run without it: each rebuild rewrites every worklist item, and the dead rows would pile
-    up run after run). Returns the server's autovacuum setting."""
-    from django.db import connection
-
-    with connection.cursor() as cur:
-        for table in tables:
-            cur.execute(f"VACUUM (ANALYZE) {table}")
-        cur.execute("SHOW autovacuum")
-        return str(cur.fetchone()[0])
-
-
 _CLEAR_SQL = (  # children first
     "DELETE FROM adherence_outreach WHERE location_id = ANY(%(locations)s)",
     "DELETE FROM adherence_gapreason WHERE location_id = ANY(%(locations)s)",
@@ -522,7 +509,7 @@ def _db_part() -> dict[str, Any]:
     )
     _say(f"loading the large world into {DB_NAME} (once; later runs reuse it) ...")
     load = _load_world(org, stores)
-    _vacuum(CLAIMS_TABLES)
+    settle(CLAIMS_TABLES)
     fills = Fill.objects.filter(location__organization=org).count()
     patients = Patient.objects.filter(location__organization=org).count()
     _say(f"  {fills:,} fills of {patients:,} patients in {load['load_s']:.0f} s")
@@ -535,7 +522,7 @@ def _db_part() -> dict[str, Any]:
         counts = worklists_build(organization=org, as_of=AS_OF)
         builds.append({"label": label, "seconds": time.perf_counter() - started, **counts})
         _say(f"  {builds[-1]['seconds']:.1f} s")
-        autovacuum = _vacuum(ADHERENCE_TABLES)
+        autovacuum = settle(ADHERENCE_TABLES)
 
     store, open_items = _busiest_store(org)
     user = _technician(org, store)

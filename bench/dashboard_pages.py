@@ -77,6 +77,7 @@ from typing import Any
 
 from bench import recon_db
 from bench.child import json_child
+from bench.django_db import settle
 from bench.recon_db import POINTS, Point
 from bench.report import met, print_table
 
@@ -264,7 +265,7 @@ def _prepare(point: Point) -> dict[str, Any]:
         rollups_refresh(organization=org)
         done["rollups_s"] = time.perf_counter() - started
     # every run: a rollup table that another refresh wrote may not be analyzed yet
-    recon_db._vacuum(
+    settle(
         (
             *(("reconciliation_claimresult",) if "reconcile_s" in done else ()),
             *(m._meta.db_table for m in rollup_models),

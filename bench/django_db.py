@@ -43,3 +43,18 @@ def django_on(
         from django.core.management import call_command
 
         call_command("migrate", verbosity=0)
+
+
+def settle(tables: tuple[str, ...], *, vacuum: bool = True) -> str:
+    """Bring `tables` to the state a live server's autovacuum would keep them in (VACUUM
+    ANALYZE, or ANALYZE only), then CHECKPOINT, so the timed step that follows writes back
+    only its own dirty pages, not those an earlier benchmark left in shared buffers. Untimed;
+    returns the server's autovacuum setting."""
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        for table in tables:
+            cur.execute(f"VACUUM (ANALYZE) {table}" if vacuum else f"ANALYZE {table}")
+        cur.execute("CHECKPOINT")
+        cur.execute("SHOW autovacuum")
+        return str(cur.fetchone()[0])

@@ -37,7 +37,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bench.django_db import django_on
+from bench.django_db import django_on, settle
 from bench.report import met, print_table
 
 if TYPE_CHECKING:
@@ -249,18 +249,6 @@ def _clear_earlier_runs(org: Organization) -> int:
     return int(removed)
 
 
-def _analyze() -> str:
-    """Fresh planner statistics for the populated tables, as autovacuum would keep them on a
-    live server (this one may run without it). Returns the server's autovacuum setting."""
-    from django.db import connection
-
-    with connection.cursor() as cur:
-        for table in CLAIMS_TABLES:
-            cur.execute(f"ANALYZE {table}")
-        cur.execute("SHOW autovacuum")
-        return str(cur.fetchone()[0])
-
-
 def _fill_count(location: Location | None = None) -> int:
     from claims.models import Fill
 
@@ -303,6 +291,7 @@ def _import_in_child(path: Path, location: Location) -> Run:
         location.ncpdp_id,
     ]
     env = {**os.environ, "DATABASE_URL": f"{DATABASE_URL}?application_name={CHILD_APP}"}
+    settle((), vacuum=False)  # each import writes back its own pages, not the one before's
     finished = True
     with tempfile.TemporaryFile() as output:
         started = time.perf_counter()
@@ -533,7 +522,7 @@ def run(*, rows: int) -> None:
         job = pms_import_path(location=populated, path=prepop)
         if job.status != Job.Status.SUCCEEDED:
             raise RuntimeError(f"pre-population failed: {job.message}")
-    autovacuum = _analyze()
+    autovacuum = settle(CLAIMS_TABLES, vacuum=False)
     before = _fill_count()
 
     # 1. our import, then the same file again, each in a child process
@@ -746,6 +735,7 @@ def run(*, rows: int) -> None:
         "into a location of their own; drugs, prescribers and plans are shared reference "
         "rows, so the measured import mostly finds them present. ANALYZE ran "
         f"once before the measured import (this server's autovacuum is {autovacuum}); none "
-        "runs during it."
+        "runs during it. A CHECKPOINT (untimed) before each import: none pays for the pages "
+        "an earlier one left dirty."
     )
     print(f"- whole benchmark: {time.perf_counter() - bench_started:.0f} s")

@@ -10,9 +10,10 @@ amounts, actual fee lines and acquisition costs (SQL), the set-based engine
 (DELETE, then COPY of results and payment matches, inserts of unmatched payments and PLB
 placements) in one REPEATABLE READ transaction, including its commit. One warm-up run, then
 the best of 2; each timed run replaces the full result set the run before it wrote (the
-nightly case), after an untimed VACUUM ANALYZE of the result tables so every run starts from
-the same state. Also: where the time goes (each of the run's steps timed by wrapping the
-functions `runs.py` calls, no change to it), and the peak RSS of the process.
+nightly case), after an untimed VACUUM ANALYZE of the result tables and a CHECKPOINT, so
+every run starts from the same state. Also: where the time goes (each of the run's steps
+timed by wrapping the functions `runs.py` calls, no change to it), and the peak RSS of the
+process.
 
 The inputs, built once under `var/bench/` and reused by later runs:
 
@@ -47,7 +48,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bench.child import json_child
-from bench.django_db import django_on
+from bench.django_db import django_on, settle
 from bench.pms_import import WORLD_DIR
 from bench.report import met, print_table
 
@@ -175,17 +176,6 @@ def _setup_django(point: Point) -> None:
     )
 
 
-def _vacuum(tables: tuple[str, ...]) -> str:
-    """VACUUM ANALYZE `tables`; returns the server's autovacuum setting."""
-    from django.db import connection
-
-    with connection.cursor() as cur:
-        for table in tables:
-            cur.execute(f"VACUUM (ANALYZE) {table}")
-        cur.execute("SHOW autovacuum")
-        return str(cur.fetchone()[0])
-
-
 def _organization(point: Point) -> Organization:
     from rxrevops.models import Organization
     from rxrevops.services.tenancy import location_upsert
@@ -273,7 +263,7 @@ def _load(point: Point) -> dict[str, Any]:
             _say(f"  {n:,}/{len(todo):,} files, {time.perf_counter() - started:.0f} s")
     demo_payer_contracts_create(org, [asdict(p) for p in PAYERS], effective_from=CONTRACTS_FROM)
     if todo:
-        _vacuum(INPUT_TABLES)
+        settle(INPUT_TABLES)
     return {
         "imported": len(todo),
         "load_s": time.perf_counter() - started,
@@ -460,7 +450,7 @@ def _time(point: Point) -> dict[str, Any]:
     counts: dict[str, int] = {}
     autovacuum = ""
     for n in range(TIMED_RUNS + 1):
-        autovacuum = _vacuum(RESULT_TABLES)
+        autovacuum = settle(RESULT_TABLES)
         label = "warm-up" if n == 0 else f"run {n}"
         _say(f"  {point.key}: reconcile_organization as of {AS_OF} ({label}) ...")
         total, steps, counts = _full_run(org)
@@ -470,7 +460,7 @@ def _time(point: Point) -> dict[str, Any]:
     with connection.cursor() as cur:
         for table in RESULT_TABLES:
             cur.execute(f"DELETE FROM {table} WHERE organization_id = %s", [org.pk])  # noqa: S608
-    _vacuum(RESULT_TABLES)
+    settle(RESULT_TABLES)
     _say(f"  {point.key}: reconcile_organization into empty result tables ...")
     total, steps, _ = _full_run(org)
     empty = {"seconds": total, "steps": steps, "same_rows": _checksum(org.pk) == full_sum}
@@ -803,8 +793,8 @@ def run() -> None:
         f"{times['1m']['baseline_rss_kib'] / 1024:,.0f} MB of it before the first run."
     )
     print(
-        "- before every run (untimed) VACUUM ANALYZE of the 4 result tables; this server's "
-        f"autovacuum is {times['1m']['autovacuum']}."
+        "- before every run (untimed) VACUUM ANALYZE of the 4 result tables and a "
+        f"CHECKPOINT; this server's autovacuum is {times['1m']['autovacuum']}."
     )
     print(f"- whole benchmark: {time.perf_counter() - bench_started:.0f} s")
 

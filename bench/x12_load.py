@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.django_db import django_on
+from bench.django_db import django_on, settle
 from bench.report import met, print_table
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -161,9 +161,7 @@ def _clear() -> dict[str, Any]:
         cur.execute("DELETE FROM reconciliation_remittance WHERE organization_id = %s", [org.pk])
     Job.objects.filter(organization=org, kind="x12_835").delete()
     ImportFile.objects.filter(organization=org, kind=ImportFile.Kind.X12_835).delete()
-    with connection.cursor() as cur:
-        for table in REMIT_TABLES:  # every run starts from tables without dead rows
-            cur.execute(f"VACUUM ANALYZE {table}")
+    settle(REMIT_TABLES)  # every run starts from tables without dead rows
     return {"cleared_claims": cleared}
 
 
