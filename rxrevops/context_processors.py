@@ -14,6 +14,9 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {}
+    if getattr(request, "second_factor_owed", None):
+        # signed in with the password only: no way into the product until the code is given
+        return {"signin_pending": True}
     role = primary_role_for_user(user)
     items = nav_for_user(user)
     urls = {item.url_name: reverse(item.url_name) for item in items}

@@ -67,6 +67,9 @@ def test_with_an_authenticator_every_page_waits_for_the_code_after_the_password(
     assert client.get("/api/v1/me/").status_code == 403
     form = client.get(stopped["Location"]).content.decode()
     assert "Enter your authenticator code" in form
+    # until the code is given the page leads nowhere else: no main navigation, a way out
+    assert 'class="mainnav"' not in form
+    assert 'action="/accounts/logout/"' in form
 
     wrong = client.post(VERIFY, {"code": "000000", "next": "/claims/"})
     assert wrong.status_code == 400
@@ -78,7 +81,9 @@ def test_with_an_authenticator_every_page_waits_for_the_code_after_the_password(
     TOTPDevice.objects.filter(pk=device.pk).update(throttling_failure_count=0)
     ok = client.post(VERIFY, {"code": code_of(device), "next": "/claims/"})
     assert ok["Location"] == "/claims/"
-    assert client.get("/claims/").status_code == 200
+    signed_in = client.get("/claims/")
+    assert signed_in.status_code == 200
+    assert 'class="mainnav"' in signed_in.content.decode()
     assert client.get("/api/v1/me/").status_code == 200
 
 
@@ -107,11 +112,14 @@ def test_required_for_owners_an_owner_must_enrol_before_any_other_page(
     assert owner.get("/api/v1/me/").status_code == 403
     page = owner.get(sent["Location"]).content.decode()
     assert "Owners must use an authenticator app to sign in. Add one now to continue." in page
+    assert 'class="mainnav"' not in page
 
     device = TOTPDevice.objects.get(user=chain.owner, confirmed=False)
     done = owner.post(SETUP, {"code": code_of(device), "next": "/dashboards/"})
     assert done["Location"] == "/dashboards/"
     assert owner.get("/dashboards/").status_code == 200
+    # the setup page opened by choice (from the top bar) keeps the navigation
+    assert 'class="mainnav"' in owner.get(SETUP).content.decode()
     # other roles are not asked
     assert login(chain.revenue).get("/reconciliation/").status_code == 200
 

@@ -91,6 +91,7 @@ class SecondFactorMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         owed = second_factor_owed(request.user)
+        request.second_factor_owed = owed  # type: ignore[attr-defined]  # read by the page chrome
         if owed is None or self._is_open(request):
             return self.get_response(request)
         if _is_api(request):
