@@ -15,7 +15,7 @@ from rxrevops.access import TokenPrincipal
 from rxrevops.models import ApiToken, Job
 from rxrevops.selectors.jobs import job_list_for_user
 from rxrevops.services.jobs import job_failed, job_succeeded
-from webhooks.models import Event
+from webhooks.models import Event, WebhookDelivery
 from webhooks.services import webhook_emit
 
 logger = logging.getLogger(__name__)
@@ -54,13 +54,31 @@ def _job_event(job: Job, event: Event) -> None:
     )
 
 
+def _last_digest(token: ApiToken) -> Any:
+    """The exceptions the token was last told of (None: never)."""
+    last = (
+        WebhookDelivery.objects.filter(endpoint__token=token, event=Event.EXCEPTIONS_FOUND)
+        .order_by("-created_at", "-pk")
+        .values_list("payload", flat=True)
+        .first()
+    )
+    return (last or {}).get("data", {}).get("exceptions")
+
+
 def _exceptions_event(job: Job) -> None:
+    """The open exceptions a token may see, after a run that leaves some: sent when they
+    differ from what the token was last told (runs follow every import; the same digest
+    after each would bury the one that matters)."""
+
     def payload_for(token: ApiToken) -> dict[str, Any] | None:
         kinds = exception_summary_for_user(TokenPrincipal(token=token))
         if not any(k.count for k in kinds):
             return None
+        exceptions = {k.kind: {"count": k.count, "at_stake_cents": k.cents} for k in kinds}
+        if exceptions == _last_digest(token):
+            return None
         data: dict[str, Any] = {
-            "exceptions": {k.kind: {"count": k.count, "at_stake_cents": k.cents} for k in kinds},
+            "exceptions": exceptions,
             "list_url": reverse("api:reconciliation-exception-list"),
         }
         # the run itself only to those who may read it (runs are organization-wide)

@@ -234,7 +234,8 @@ def test_a_private_address_is_refused_unless_allowed(
 def test_a_reconciliation_run_with_exceptions_tells_each_token_what_it_may_see(
     chain: SimpleNamespace, receiver: Receiver, django_capture_on_commit_callbacks: Any
 ) -> None:
-    from tests.reconciliation.test_workbench import book
+    from reconciliation.services.runs import reconcile_now
+    from tests.reconciliation.test_workbench import AS_OF, book
 
     wide = _endpoint(chain, receiver, ["exceptions.found"])
     store_b = _endpoint(chain, receiver, ["exceptions.found"], locations=(chain.loc_b,))
@@ -249,6 +250,21 @@ def test_a_reconciliation_run_with_exceptions_tells_each_token_what_it_may_see(
     store = by_endpoint[store_b.pk]["data"]
     assert store["exceptions"]["short_paid"] == {"count": 1, "at_stake_cents": 2000}  # B's only
     assert "run" not in store  # an organization-wide run a store's token cannot read
+
+    # the next run finds the same exceptions: nobody is told again
+    with django_capture_on_commit_callbacks(execute=True):
+        again = reconcile_now(organization=chain.org, as_of=AS_OF, full=True)
+    assert again.status == "succeeded"
+    assert WebhookDelivery.objects.count() == 2
+    # what a token was last told differs from what is open now: it hears of it
+    told = WebhookDelivery.objects.get(endpoint=store_b)
+    told.payload["data"]["exceptions"]["short_paid"]["count"] = 7
+    told.save(update_fields=["payload"])
+    with django_capture_on_commit_callbacks(execute=True):
+        reconcile_now(organization=chain.org, as_of=AS_OF, full=True)
+    news = WebhookDelivery.objects.exclude(pk__in=[told.pk]).filter(endpoint=store_b).get()
+    assert news.payload["data"]["exceptions"] == store["exceptions"]
+    assert WebhookDelivery.objects.filter(endpoint=wide).count() == 1
 
 
 def test_the_owner_adds_a_webhook_sees_its_secret_once_and_removes_it(
