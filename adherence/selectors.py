@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import pandas as pd
-from django.db.models import Max
+from django.db.models import Count, Max
 from django.utils import timezone
 
 from adherence import medsync, pdc
@@ -241,36 +242,61 @@ class AdherenceHealth:
     chronic_patients: int  # patients measured in any PDC measure this year (the denominator)
 
 
-def adherence_health_for_user(
-    user: Principal, *, on: date, location_id: int | None = None
-) -> AdherenceHealth:
-    """The dashboards' adherence figures as of `on`: each measure's latest rate per store
-    (summed over the stores), and med-sync enrollment against the chronic patients."""
-    rates = measure_rates_for_user(user, year=on.year, location_id=location_id).filter(
-        as_of__lte=on
+def _listed(qs: Any) -> list[Any]:
+    return list(qs)
+
+
+def adherence_measures_for_user(
+    user: Principal,
+    *,
+    on: date,
+    location_id: int | None = None,
+    read: Callable[[Any], list[Any]] = _listed,
+) -> list[MeasureHealth]:
+    """Each measure's latest rate per store as of `on`, summed over the stores (a few rows:
+    the latest per store and measure is picked by Postgres, DISTINCT ON). `read` lists a
+    queryset's rows (a caller may answer from what it keeps)."""
+    rates = MeasureRate.objects.for_user(user).filter(year=on.year, as_of__lte=on)
+    if location_id:
+        rates = rates.filter(location_id=location_id)
+    latest = (
+        rates.order_by("location_id", "measure", "-as_of")
+        .distinct("location_id", "measure")
+        .values_list("measure", "as_of", "measured", "adherent")
     )
-    latest: dict[tuple[int, str], MeasureRate] = {}
-    for r in rates:  # ordered by as_of: the last one per store and measure wins
-        latest[(r.location_id, r.measure)] = r
-    by_measure: dict[str, list[MeasureRate]] = {}
-    for r in latest.values():
-        by_measure.setdefault(r.measure, []).append(r)
-    measures = [
+    by_measure: dict[str, list[tuple[str, date, int, int]]] = {}
+    for row in read(latest):
+        by_measure.setdefault(row[0], []).append(row)
+    return [
         MeasureHealth(
             measure=m,
-            as_of=max(r.as_of for r in rs),
-            measured=sum(r.measured for r in rs),
-            adherent=sum(r.adherent for r in rs),
+            as_of=max(r[1] for r in rs),
+            measured=sum(r[2] for r in rs),
+            adherent=sum(r[3] for r in rs),
         )
         for m, rs in sorted(by_measure.items())
     ]
+
+
+def adherence_health_for_user(
+    user: Principal,
+    *,
+    on: date,
+    location_id: int | None = None,
+    read: Callable[[Any], list[Any]] = _listed,
+) -> AdherenceHealth:
+    """The dashboards' adherence figures as of `on`: each measure's latest rate per store
+    (summed over the stores), and med-sync enrollment against the chronic patients. `read`
+    lists the rows of what only a worklist build changes (rates, measure results); the
+    enrollment, which technicians change all day, is always counted live."""
     enrolled = SyncEnrollment.objects.for_user(user).filter(active=True)
     chronic = MeasureResult.objects.for_user(user).filter(year=on.year)
     if location_id:
         enrolled = enrolled.filter(location_id=location_id)
         chronic = chronic.filter(location_id=location_id)
+    patients = chronic.order_by().values("year").annotate(n=Count("patient_id", distinct=True))
     return AdherenceHealth(
-        measures=measures,
+        measures=adherence_measures_for_user(user, on=on, location_id=location_id, read=read),
         sync_enrolled=enrolled.count(),
-        chronic_patients=chronic.values("patient_id").distinct().count(),
+        chronic_patients=sum(row["n"] for row in read(patients)),
     )

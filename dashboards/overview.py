@@ -10,11 +10,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
-from adherence.selectors import AdherenceHealth, adherence_health_for_user
+from adherence.selectors import (
+    AdherenceHealth,
+    adherence_health_for_user,
+    adherence_measures_for_user,
+)
 from clinical.encounter_selectors import clinical_revenue_for_user
 from dashboards.periods import Period, previous_period
+from dashboards.rollup_cache import rollup_rows
 from dashboards.selectors import MarginReport, MarginRow, margin_for_user, per_script, rate
 from rxrevops.access import Principal
 
@@ -153,7 +159,9 @@ def overview_for_user(
              "Σ billed of MTM, immunization and point-of-care claims (void left out)",
              href="clinical"),
     )  # fmt: skip
-    health = adherence_health_for_user(user, on=period.end)
+    # measure rows change only with a worklist build, which lets the kept answers go
+    kept = partial(rollup_rows, user=user)
+    health = adherence_health_for_user(user, on=period.end, read=kept)
     tiles.append(
         Tile("med_sync", "Med-sync enrollment", "rate",
              rate(health.sync_enrolled, health.chronic_patients), None,
@@ -162,7 +170,7 @@ def overview_for_user(
     )  # fmt: skip
     # each measure's rate at the period's end, against the rate at the earlier period's end
     earlier_rates = {
-        m.measure: m.rate for m in adherence_health_for_user(user, on=before.end).measures
+        m.measure: m.rate for m in adherence_measures_for_user(user, on=before.end, read=kept)
     }
     for m in health.measures:
         tiles.append(

@@ -15,6 +15,10 @@ that is missing (Redis restarted, key evicted) starts from a fresh random value,
 kept under an earlier one cannot come back. Labels (store names, plans, drugs) are not kept:
 they are read live by the selectors.
 
+The overview's adherence figures that only a worklist build changes (each measure's latest
+rates, the patients measured this year) are kept the same way: the build's
+`measures_rebuilt` signal moves the generation on too (`dashboards.signals`).
+
 Nothing here is needed for correctness: with the cache unreachable the rows are read from
 Postgres, as with `DASHBOARD_CACHE_SECONDS = 0`.
 """

@@ -33,6 +33,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 from django.db import connection, transaction
+from django.dispatch import Signal
 from django.utils import timezone
 
 from adherence import caregaps, engine, medsync
@@ -54,6 +55,10 @@ from rxrevops.services.jobs import (
 logger = logging.getLogger(__name__)
 
 JOB_KIND = "worklists"
+# Sent when a build has rewritten an organization's measure results and rates, inside its
+# transaction (kwargs: organization_id): whatever keeps answers derived from them (the
+# dashboards' kept answers) lets them go once it commits.
+measures_rebuilt = Signal()
 HISTORY_DAYS = 400  # fills read: the measurement year and the last fills of a sync plan
 ACTIVE_DAYS = 180  # care gaps only for patients with a fill this recent
 LATE_DAYS = 7  # an adherent patient this many days past their run-out date is a late refill
@@ -201,6 +206,7 @@ def worklists_build(
             organization, frame=frame, outlook=outlook, owner=owner, as_of=as_of, job=job
         )
         rates_written = _write_rates(organization, rates, year=year)
+        measures_rebuilt.send(sender=worklists_build, organization_id=organization.pk)
         step.done()
         upserted, resolved = _write_items(organization, items, job=job)
         if job is not None:

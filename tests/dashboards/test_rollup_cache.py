@@ -13,6 +13,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from dashboards.models import MarginDaily
+from dashboards.overview import overview_for_user
+from dashboards.periods import Period
 from dashboards.rollup_cache import _generation_key
 from dashboards.selectors import margin_for_user, margin_trend_for_user
 from dashboards.services.rollups import rollups_refresh
@@ -139,3 +141,44 @@ def test_a_refresh_inside_a_rolled_back_transaction_keeps_the_answers(chain: Any
     assert cache.get(_generation_key(org.pk)) == before
     assert _net(owner) == 57_000
     assert MarginDaily.objects.filter(organization=org).count() == 2  # the fixture's rows
+
+
+def test_the_overviews_adherence_figures_are_kept_until_a_worklist_build(
+    chain: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    from adherence.models import MeasureRate
+    from adherence.selectors import adherence_health_for_user
+    from adherence.services.build import worklists_build
+
+    org, north, south = chain
+    owner = member(organization=org, role=Role.OWNER)
+    for store, measured, adherent in ((north, 40, 30), (south, 10, 9)):
+        MeasureRate.objects.create(
+            organization=org, location=store, year=2026, measure="PDC-STA",
+            as_of=date(2026, 2, 28), measured=measured, adherent=adherent,
+        )  # fmt: skip
+
+    def statin(user: Any) -> tuple[int, int] | None:
+        with CaptureQueriesContext(connection) as queries:
+            health = overview_for_user(user, period=Period("custom", START, END)).adherence
+        sql = [q["sql"] for q in queries.captured_queries]
+        reads.append([q for q in sql if "adherence_measure" in q])
+        return next(((m.measured, m.adherent) for m in health.measures), None)
+
+    reads: list[list[str]] = []
+    assert statin(owner) == (50, 39)
+    assert statin(owner) == (50, 39)
+    assert reads[0]
+    assert reads[1] == []  # the second look reads neither rates nor results
+    # someone with one store is answered for that store, never from the chain's answer
+    assert statin(member(organization=org, role=Role.OWNER, locations=[south])) == (10, 9)
+    # the live selector, called without the dashboards' keeping, is not affected
+    assert adherence_health_for_user(owner, on=END).measures[0].measured == 50
+
+    # rates have one writer, the build: a row written past it is not seen ...
+    MeasureRate.objects.filter(location=north).update(measured=41)
+    assert statin(owner) == (50, 39)
+    # ... and a build (here: no fills, so no rates) is seen as soon as it commits
+    with django_capture_on_commit_callbacks(execute=True):
+        worklists_build(organization=org, as_of=END)
+    assert statin(owner) is None
