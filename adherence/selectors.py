@@ -242,25 +242,20 @@ class AdherenceHealth:
     chronic_patients: int  # patients measured in any PDC measure this year (the denominator)
 
 
-def _listed(qs: Any) -> list[Any]:
-    return list(qs)
-
-
 def adherence_measures_for_user(
     user: Principal,
     *,
     on: date,
     location_id: int | None = None,
-    read: Callable[[Any], list[Any]] = _listed,
+    read: Callable[[Any], list[Any]] = list,
 ) -> list[MeasureHealth]:
     """Each measure's latest rate per store as of `on`, summed over the stores (a few rows:
     the latest per store and measure is picked by Postgres, DISTINCT ON). `read` lists a
     queryset's rows (a caller may answer from what it keeps)."""
-    rates = MeasureRate.objects.for_user(user).filter(year=on.year, as_of__lte=on)
-    if location_id:
-        rates = rates.filter(location_id=location_id)
+    rates = measure_rates_for_user(user, year=on.year, location_id=location_id)
     latest = (
-        rates.order_by("location_id", "measure", "-as_of")
+        rates.filter(as_of__lte=on)
+        .order_by("location_id", "measure", "-as_of")
         .distinct("location_id", "measure")
         .values_list("measure", "as_of", "measured", "adherent")
     )
@@ -283,7 +278,7 @@ def adherence_health_for_user(
     *,
     on: date,
     location_id: int | None = None,
-    read: Callable[[Any], list[Any]] = _listed,
+    read: Callable[[Any], list[Any]] = list,
 ) -> AdherenceHealth:
     """The dashboards' adherence figures as of `on`: each measure's latest rate per store
     (summed over the stores), and med-sync enrollment against the chronic patients. `read`
