@@ -54,10 +54,12 @@ def _job_event(job: Job, event: Event) -> None:
     )
 
 
-def _last_digest(token: ApiToken) -> Any:
-    """The exceptions the token was last told of (None: never)."""
+def _last_digest(token: ApiToken, *, source: str) -> Any:
+    """The exceptions the token was last told of by an earlier run than `source` (None:
+    never); this run's deliveries to its other endpoints are not earlier news."""
     last = (
         WebhookDelivery.objects.filter(endpoint__token=token, event=Event.EXCEPTIONS_FOUND)
+        .exclude(source=source)
         .order_by("-created_at", "-pk")
         .values_list("payload", flat=True)
         .first()
@@ -70,12 +72,14 @@ def _exceptions_event(job: Job) -> None:
     differ from what the token was last told (runs follow every import; the same digest
     after each would bury the one that matters)."""
 
+    source = f"job:{job.pk}"
+
     def payload_for(token: ApiToken) -> dict[str, Any] | None:
         kinds = exception_summary_for_user(TokenPrincipal(token=token))
         if not any(k.count for k in kinds):
             return None
         exceptions = {k.kind: {"count": k.count, "at_stake_cents": k.cents} for k in kinds}
-        if exceptions == _last_digest(token):
+        if exceptions == _last_digest(token, source=source):
             return None
         data: dict[str, Any] = {
             "exceptions": exceptions,
@@ -89,7 +93,7 @@ def _exceptions_event(job: Job) -> None:
     webhook_emit(
         organization_id=job.organization_id,
         event=Event.EXCEPTIONS_FOUND,
-        source=f"job:{job.pk}",
+        source=source,
         payload_for=payload_for,
     )
 

@@ -239,11 +239,16 @@ def test_a_reconciliation_run_with_exceptions_tells_each_token_what_it_may_see(
 
     wide = _endpoint(chain, receiver, ["exceptions.found"])
     store_b = _endpoint(chain, receiver, ["exceptions.found"], locations=(chain.loc_b,))
+    # a second endpoint of the same token hears the same news
+    wide_too = webhook_endpoint_create(
+        token=wide.token, url=receiver.url, events=["exceptions.found"], created_by=None
+    )
     with django_capture_on_commit_callbacks(execute=True):
         run = book(chain).run
 
     by_endpoint = {d.endpoint_id: d.payload for d in WebhookDelivery.objects.all()}
-    assert set(by_endpoint) == {wide.pk, store_b.pk}
+    assert set(by_endpoint) == {wide.pk, wide_too.pk, store_b.pk}
+    assert by_endpoint[wide_too.pk]["data"] == by_endpoint[wide.pk]["data"]
     chain_wide = by_endpoint[wide.pk]["data"]
     assert chain_wide["run"]["id"] == run.pk
     assert chain_wide["exceptions"]["short_paid"] == {"count": 2, "at_stake_cents": 2700}
@@ -255,7 +260,7 @@ def test_a_reconciliation_run_with_exceptions_tells_each_token_what_it_may_see(
     with django_capture_on_commit_callbacks(execute=True):
         again = reconcile_now(organization=chain.org, as_of=AS_OF, full=True)
     assert again.status == "succeeded"
-    assert WebhookDelivery.objects.count() == 2
+    assert WebhookDelivery.objects.count() == 3
     # what a token was last told differs from what is open now: it hears of it
     told = WebhookDelivery.objects.get(endpoint=store_b)
     told.payload["data"]["exceptions"]["short_paid"]["count"] = 7
