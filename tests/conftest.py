@@ -222,12 +222,12 @@ def _writers_done_before_the_flush(request: Any) -> Iterator[None]:
     """A transactional test's tables are emptied (TRUNCATE) when it ends. A live server's
     thread or a worker may still be finishing a request's transaction then (the client had
     its answer first); the TRUNCATE and that transaction can deadlock. Set up after
-    `transactional_db`, so torn down before its flush: wait until no other session of the
+    pytest-django's database fixture, so torn down before its flush: wait until no other session of the
     test database is inside a transaction."""
-    if "transactional_db" not in request.fixturenames:
+    if not _is_transactional(request):
         yield
         return
-    request.getfixturevalue("transactional_db")
+    request.getfixturevalue("_django_db_helper")
     yield
     from django.db import connection
 
@@ -242,6 +242,15 @@ def _writers_done_before_the_flush(request: Any) -> Iterator[None]:
             if not cur.fetchone()[0]:
                 return
             time.sleep(0.05)
+
+
+def _is_transactional(request: Any) -> bool:
+    """Whether pytest-django empties this test's tables at its end: asked for by fixture
+    (`transactional_db`, `live_server`) or by `@pytest.mark.django_db(transaction=True)`."""
+    if {"transactional_db", "live_server"} & set(request.fixturenames):
+        return True
+    marker = request.node.get_closest_marker("django_db")
+    return bool(marker and (marker.kwargs.get("transaction") or marker.kwargs.get("reset_sequences")))
 
 
 def _wait_for_other_sessions_to_leave(database_name: str, timeout: float = 3) -> None:
