@@ -222,8 +222,8 @@ def _writers_done_before_the_flush(request: Any) -> Iterator[None]:
     """A transactional test's tables are emptied (TRUNCATE) when it ends. A live server's
     thread or a worker may still be finishing a request's transaction then (the client had
     its answer first); the TRUNCATE and that transaction can deadlock. Set up after
-    pytest-django's database fixture, so torn down before its flush: wait until no other session of the
-    test database is inside a transaction."""
+    pytest-django's database fixture, so torn down before its flush: wait until no other
+    session of the test database is inside a transaction."""
     if not _is_transactional(request):
         yield
         return
@@ -250,7 +250,9 @@ def _is_transactional(request: Any) -> bool:
     if {"transactional_db", "live_server"} & set(request.fixturenames):
         return True
     marker = request.node.get_closest_marker("django_db")
-    return bool(marker and (marker.kwargs.get("transaction") or marker.kwargs.get("reset_sequences")))
+    if marker is None:
+        return False
+    return bool(marker.kwargs.get("transaction") or marker.kwargs.get("reset_sequences"))
 
 
 def _wait_for_other_sessions_to_leave(database_name: str, timeout: float = 3) -> None:
