@@ -13,6 +13,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from types import SimpleNamespace
 from typing import Any
 
@@ -23,6 +24,8 @@ from django.utils import timezone
 
 from adherence.services import build
 from adherence.tasks import worklists_nightly
+from clinical.models import RegistryMessage
+from clinical.services import registry as outbox
 from dashboards.services import rollups
 from dashboards.tasks import rollups_nightly
 from reconciliation.services import runs
@@ -30,8 +33,10 @@ from reconciliation.tasks import reconcile_nightly
 from rxrevops.models import Job
 from rxrevops.services.jobs import _LOCK_NAMESPACE
 from rxrevops.services.tokens import api_token_create
+from tests.clinical.test_immunizations import flu_dose
 from tests.factories import LocationFactory, OrganizationFactory
 from tests.faults.conftest import _connect, fetch_one, table_locked, wait_until
+from tests.support.registry import LocalRegistry, local_registry, registry_create
 from tests.webhooks.receiver import start_receiver
 from webhooks.models import WebhookDelivery
 from webhooks.services import (
@@ -41,6 +46,8 @@ from webhooks.services import (
 )
 
 pytestmark = [pytest.mark.integration]
+
+__all__ = ["local_registry"]  # the fixture, used by name below
 
 # beat task -> the job kind it queues one of per organization
 NIGHTLY: dict[str, tuple[Callable[[], list[int]], str]] = {
@@ -52,7 +59,7 @@ NIGHTLY: dict[str, tuple[Callable[[], list[int]], str]] = {
 OTHERS = {
     # each delivery is claimed with a conditional UPDATE before it is posted (below)
     "webhooks.tasks.webhooks_send_due",
-    # each outbox message is claimed with SELECT ... FOR UPDATE SKIP LOCKED
+    # each outbox message is claimed with SELECT ... FOR UPDATE SKIP LOCKED (below)
     "clinical.tasks.registry_send_due",
     # a job sent twice is claimed with its advisory lock and a conditional UPDATE
     # (tests/test_jobs.py: two workers racing for one job run it once)
@@ -245,3 +252,46 @@ def test_a_due_webhook_sent_by_two_firings_at_the_same_time_is_posted_once(
     finally:
         receiver.server.shutdown()
         receiver.server.server_close()
+
+
+def test_a_due_registry_message_sent_by_two_firings_at_the_same_time_is_sent_once(
+    chain: SimpleNamespace,
+    transactional_db: Any,
+    local_registry: LocalRegistry,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Both firings of registry_send_due find the message due and queue it; the two sends
+    start together (a barrier) while the registry takes a second to answer. One claims the
+    message and sends it; the other finds it held (skipped) or already being sent."""
+    monkeypatch.setattr(outbox, "current_app", SimpleNamespace(send_task=lambda *a, **k: None))
+    registry_create(organization=chain.org, url=local_registry.url)
+    message = RegistryMessage.objects.get(immunization=flu_dose(chain.owner, chain.patient_a))
+    now = timezone.now() + timedelta(seconds=1)
+    assert outbox.registry_messages_send_due(now=now) == [message.pk]
+    assert outbox.registry_messages_send_due(now=now) == [message.pk]  # the second firing
+    local_registry.plan.delay = 1.0
+
+    start = threading.Barrier(2)
+    sent: list[Any] = []
+    errors: list[BaseException] = []
+
+    def send() -> None:
+        try:
+            connection.ensure_connection()
+            start.wait(timeout=30)
+            sent.append(outbox.registry_message_send(message_id=message.pk, now=now))
+        except BaseException as e:  # reported by the test thread
+            errors.append(e)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=send) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not errors, errors
+    assert sorted(m is None for m in sent) == [False, True]  # one sent, one had nothing to do
+    assert [r.control_id for r in local_registry.received] == [message.control_id]
+    message.refresh_from_db()
+    assert (message.status, message.attempts) == (RegistryMessage.Status.ACCEPTED, 1)
