@@ -25,6 +25,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from django.contrib.auth.models import User
+from django.core.cache import cache as shared_cache
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -32,7 +33,12 @@ from claims.ingest.normalize import KEY, MONEY_FIELDS, cents_text, normalize
 from claims.ingest.profiles import REQUIRED, Profile, all_profiles
 from claims.ingest.read import LINE, RowProblem
 from claims.models import Fill
-from claims.services.pms_import import ANALYZE_MIN_ROWS, batch_load, stage_csv
+from claims.services.pms_import import (
+    ANALYZE_MIN_ROWS,
+    batch_load,
+    stage_csv,
+    store_statistics_refresh,
+)
 from rxrevops.access import Principal
 from rxrevops.models import Job, Location
 from rxrevops.services.imports import quarantine_record
@@ -142,40 +148,42 @@ def push_fills(
         )
         Job.objects.filter(pk=job.pk).update(progress_total=len(rows))
     if counts["created"]:
-        statistics_keep_up(location_id=location.pk)
+        statistics_keep_up(location_id=location.pk, inserted=counts["created"])
     return PushResult(job=job, items=items, counts=counts)
 
 
-STATISTICS_TABLES = ("claims_patient", "claims_prescription", "claims_fill")
+def _fills_since_refresh_key(location_id: int) -> str:
+    return f"claims:fills-since-statistics:{location_id}"
 
 
-def statistics_keep_up(*, location_id: int) -> bool:
-    """ANALYZE the claims tables when the fills written since their last ANALYZE outnumber
-    what the planner believes the store holds: it may have doubled (the file import's rule,
-    kept per job there; a push is one small batch, so the database's own counter is asked).
-    With a store's size underestimated, the upsert hashes all of its fills for every batch
-    (measured: 215 ms instead of 7 ms to compare 5,000 pushed fills with a 240,000-fill
-    store). Outside the push's transaction: ANALYZE's lock would serialize pushes. Returns
-    whether it analyzed."""
+def statistics_keep_up(*, location_id: int, inserted: int) -> bool:
+    """Refresh the planner's statistics for a store once the fills pushed into it since the
+    last refresh outnumber what the planner believes it holds: it may have doubled (the
+    file import's rule, kept per job there; pushes are many small calls, possibly to
+    different server processes, so the count since the last refresh is kept in the shared
+    cache, per store). With a store's size underestimated, the upsert hashes all of its
+    fills for every batch (measured: 215 ms instead of 7 ms to compare 5,000 pushed fills
+    with a 240,000-fill store). Outside the push's transaction: ANALYZE's lock would
+    serialize pushes. A lost count only delays a refresh. Returns whether it refreshed."""
+    key = _fills_since_refresh_key(location_id)
+    try:
+        since = shared_cache.incr(key, inserted)
+    except ValueError:  # the first push since the count was lost (or ever)
+        shared_cache.set(key, inserted, timeout=None)
+        since = inserted
+    if since < ANALYZE_MIN_ROWS:
+        return False
     with connection.cursor() as cur:
-        cur.execute(
-            "SELECT n_mod_since_analyze FROM pg_stat_user_tables "
-            "WHERE relid = 'claims_fill'::regclass"
-        )
-        found = cur.fetchone()
-        changed = int(found[0]) if found else 0
-        if changed < ANALYZE_MIN_ROWS:
-            return False
         cur.execute(
             "EXPLAIN (FORMAT JSON) SELECT 1 FROM claims_fill WHERE location_id = %s", [location_id]
         )
         plan = cur.fetchone()[0]
-        if isinstance(plan, str):
-            plan = json.loads(plan)
-        if changed <= int(plan[0]["Plan"]["Plan Rows"]):
-            return False
-        for table in STATISTICS_TABLES:
-            cur.execute(f"ANALYZE {table}")
+    if isinstance(plan, str):
+        plan = json.loads(plan)
+    if since <= int(plan[0]["Plan"]["Plan Rows"]):
+        return False
+    store_statistics_refresh()
+    shared_cache.set(key, 0, timeout=None)
     return True
 
 

@@ -271,17 +271,28 @@ def stage_csv(rows: pa.Table) -> bytes:
     return buf.getvalue()
 
 
+def store_statistics_refresh() -> None:
+    """Refresh what the planner knows about how many claims rows each store holds: ANALYZE
+    of the column the upserts filter every table by (`location_id`) in the three tables a
+    store's batch joins. Each ANALYZE samples a fixed number of rows whatever the table size,
+    and limited to one column it builds one column's statistics instead of every column's:
+    the store's row estimates (and the tables' row counts) come out the same. Run outside
+    the batch transaction: ANALYZE's lock would otherwise be held until commit and
+    serialize concurrent imports."""
+    with connection.cursor() as cur:
+        cur.execute(
+            "ANALYZE claims_patient (location_id), claims_prescription (location_id), "
+            "claims_fill (location_id)"
+        )
+
+
 class _Statistics:
     """Keeps the planner's row counts for this store current while an import grows it.
 
     A new store starts with no rows in the statistics, so without a fresh ANALYZE the
     planner keeps choosing nested loops over what it thinks is an empty store and the
-    upserts slow down with every batch. Analyzing after the store's rows doubled costs a
-    handful of ANALYZEs per import (each samples a fixed number of rows, whatever the table
-    size). Runs outside the batch transaction: ANALYZE's lock would otherwise be held until
-    commit and serialize concurrent imports."""
-
-    TABLES = ("claims_patient", "claims_prescription", "claims_fill")
+    upserts slow down with every batch. Refreshing after the store's rows doubled costs a
+    handful of `store_statistics_refresh()` per import."""
 
     def __init__(self) -> None:
         self.inserted = 0
@@ -290,9 +301,7 @@ class _Statistics:
     def after_batch(self, inserted: int) -> None:
         self.inserted += inserted
         if self.inserted > 2 * self.at_last_analyze and self.inserted >= ANALYZE_MIN_ROWS:
-            with connection.cursor() as cur:
-                for table in self.TABLES:
-                    cur.execute(f"ANALYZE {table}")
+            store_statistics_refresh()
             self.at_last_analyze = self.inserted
 
 
