@@ -82,3 +82,20 @@ class WebhookDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event} -> {self.endpoint_id} ({self.status})"
+
+
+class ExceptionsSeen(models.Model):
+    """The open exceptions a token could see after the last reconciliation run that looked
+    for it (`{}`: none), and what the run before that saw: `exceptions.found` goes out when
+    they differ, so exceptions that cleared and came back are news again."""
+
+    token = models.OneToOneField(
+        "rxrevops.ApiToken", on_delete=models.CASCADE, related_name="+", primary_key=True
+    )
+    source = models.CharField(max_length=60)  # the run ("job:<id>") that saw `exceptions`
+    exceptions = models.JSONField(default=dict)
+    before = models.JSONField(null=True, blank=True)  # None: no run looked before `source`
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"exceptions seen by token {self.token_id} at {self.source}"

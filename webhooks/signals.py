@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django.db import transaction
 from django.dispatch import receiver
 from django.urls import reverse
 
@@ -15,7 +16,7 @@ from rxrevops.access import TokenPrincipal
 from rxrevops.models import ApiToken, Job
 from rxrevops.selectors.jobs import job_list_for_user
 from rxrevops.services.jobs import job_failed, job_succeeded
-from webhooks.models import Event, WebhookDelivery
+from webhooks.models import Event, ExceptionsSeen, WebhookDelivery
 from webhooks.services import webhook_emit
 
 logger = logging.getLogger(__name__)
@@ -54,9 +55,8 @@ def _job_event(job: Job, event: Event) -> None:
     )
 
 
-def _last_digest(token: ApiToken, *, source: str) -> Any:
-    """The exceptions the token was last told of by an earlier run than `source` (None:
-    never); this run's deliveries to its other endpoints are not earlier news."""
+def _last_told(token: ApiToken, *, source: str) -> Any:
+    """The exceptions the token's deliveries last told of, before `source` (None: never)."""
     last = (
         WebhookDelivery.objects.filter(endpoint__token=token, event=Event.EXCEPTIONS_FOUND)
         .exclude(source=source)
@@ -67,19 +67,37 @@ def _last_digest(token: ApiToken, *, source: str) -> Any:
     return (last or {}).get("data", {}).get("exceptions")
 
 
+def _seen_before(token: ApiToken, *, source: str, exceptions: dict[str, Any]) -> Any:
+    """Record that run `source` saw `exceptions` for the token; return what the run before it
+    saw (None: none looked). Asked again in the same run (the token's other endpoints), the
+    answer is the same. A token with no record yet (deliveries from before the record was
+    kept) starts from what its deliveries last told."""
+    seen = ExceptionsSeen.objects.select_for_update().filter(token=token).first()
+    if seen is None:
+        before = _last_told(token, source=source)
+        ExceptionsSeen.objects.create(
+            token=token, source=source, exceptions=exceptions, before=before
+        )
+        return before
+    if seen.source != source:
+        seen.before, seen.exceptions, seen.source = seen.exceptions, exceptions, source
+        seen.save(update_fields=["before", "exceptions", "source", "updated_at"])
+    return seen.before
+
+
 def _exceptions_event(job: Job) -> None:
     """The open exceptions a token may see, after a run that leaves some: sent when they
-    differ from what the token was last told (runs follow every import; the same digest
-    after each would bury the one that matters)."""
+    differ from what the run before saw for that token (runs follow every import; the same
+    digest after each would bury the one that matters; exceptions that cleared and came back
+    are news again)."""
 
     source = f"job:{job.pk}"
 
     def payload_for(token: ApiToken) -> dict[str, Any] | None:
         kinds = exception_summary_for_user(TokenPrincipal(token=token))
-        if not any(k.count for k in kinds):
-            return None
         exceptions = {k.kind: {"count": k.count, "at_stake_cents": k.cents} for k in kinds}
-        if exceptions == _last_digest(token, source=source):
+        before = _seen_before(token, source=source, exceptions=exceptions)
+        if not any(k.count for k in kinds) or exceptions == before:
             return None
         data: dict[str, Any] = {
             "exceptions": exceptions,
@@ -90,12 +108,13 @@ def _exceptions_event(job: Job) -> None:
             data["run"] = {"id": job.pk, "url": reverse("api:job-detail", args=[job.pk])}
         return data
 
-    webhook_emit(
-        organization_id=job.organization_id,
-        event=Event.EXCEPTIONS_FOUND,
-        source=source,
-        payload_for=payload_for,
-    )
+    with transaction.atomic():  # the record and the deliveries it decided
+        webhook_emit(
+            organization_id=job.organization_id,
+            event=Event.EXCEPTIONS_FOUND,
+            source=source,
+            payload_for=payload_for,
+        )
 
 
 @receiver(job_succeeded)

@@ -182,7 +182,7 @@ def statistics_keep_up(*, location_id: int, inserted: int) -> bool:
         plan = json.loads(plan)
     if since <= int(plan[0]["Plan"]["Plan Rows"]):
         return False
-    store_statistics_refresh()
+    store_statistics_refresh(store_sizes_only=True)
     shared_cache.set(key, 0, timeout=None)
     return True
 

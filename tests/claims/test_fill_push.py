@@ -315,7 +315,10 @@ def test_the_planner_learns_a_store_doubled_from_the_fills_pushed_since_its_last
     monkeypatch.setattr(
         fill_push,
         "store_statistics_refresh",
-        lambda: (refreshes.append(Fill.objects.filter(location=loc).count()), real_refresh()),
+        lambda **kw: (
+            refreshes.append(Fill.objects.filter(location=loc).count()),
+            real_refresh(**kw),
+        ),
     )
 
     def push(part: list[dict[str, str]]) -> None:

@@ -20,7 +20,7 @@ from rxrevops.services.jobs import job_create, job_fail, job_succeed
 from rxrevops.services.tokens import api_token_create
 from tests.conftest import wait_until
 from tests.webhooks.receiver import Receiver, start_receiver
-from webhooks.models import WebhookDelivery, WebhookEndpoint
+from webhooks.models import ExceptionsSeen, WebhookDelivery, WebhookEndpoint
 from webhooks.services import webhook_deliver, webhook_endpoint_create
 from webhooks.signing import verify
 
@@ -261,7 +261,9 @@ def test_a_reconciliation_run_with_exceptions_tells_each_token_what_it_may_see(
         again = reconcile_now(organization=chain.org, as_of=AS_OF, full=True)
     assert again.status == "succeeded"
     assert WebhookDelivery.objects.count() == 3
-    # what a token was last told differs from what is open now: it hears of it
+    # no record of what the run before saw (a token told before the record was kept): what
+    # its deliveries last said counts, and a difference is news
+    ExceptionsSeen.objects.filter(token=store_b.token).delete()
     told = WebhookDelivery.objects.get(endpoint=store_b)
     told.payload["data"]["exceptions"]["short_paid"]["count"] = 7
     told.save(update_fields=["payload"])
@@ -270,6 +272,46 @@ def test_a_reconciliation_run_with_exceptions_tells_each_token_what_it_may_see(
     news = WebhookDelivery.objects.exclude(pk__in=[told.pk]).filter(endpoint=store_b).get()
     assert news.payload["data"]["exceptions"] == store["exceptions"]
     assert WebhookDelivery.objects.filter(endpoint=wide).count() == 1
+
+
+@pytest.mark.django_db
+def test_exceptions_that_cleared_and_came_back_are_news_again(
+    chain: SimpleNamespace,
+    receiver: Receiver,
+    monkeypatch: pytest.MonkeyPatch,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    from reconciliation.result_selectors import EXCEPTION_KINDS, KindTotal
+    from reconciliation.services.runs import JOB_KIND
+    from webhooks import signals
+
+    endpoint = _endpoint(chain, receiver, ["exceptions.found"])
+    open_now: dict[str, tuple[int, int]] = {}
+    monkeypatch.setattr(
+        signals,
+        "exception_summary_for_user",
+        lambda principal: [KindTotal(k, k, *open_now.get(k, (0, 0))) for k in EXCEPTION_KINDS],
+    )
+
+    def run() -> list[dict[str, Any]]:
+        """A reconciliation run finishing; what it sent."""
+        job = Job.objects.create(
+            organization=chain.org, kind=JOB_KIND, status=Job.Status.RUNNING, attempts=1
+        )
+        with django_capture_on_commit_callbacks(execute=True):
+            job_succeed(job=job, counts={})
+        sent = WebhookDelivery.objects.filter(endpoint=endpoint, source=f"job:{job.pk}")
+        return [d.payload["data"]["exceptions"]["short_paid"] for d in sent]
+
+    open_now["short_paid"] = (2, 2700)
+    assert run() == [{"count": 2, "at_stake_cents": 2700}]
+    assert run() == []  # the same: not news
+    open_now.clear()
+    assert run() == []  # all cleared: nothing to find
+    open_now["short_paid"] = (2, 2700)
+    assert run() == [{"count": 2, "at_stake_cents": 2700}]  # back: news again
+    open_now["short_paid"] = (3, 3500)
+    assert run() == [{"count": 3, "at_stake_cents": 3500}]
 
 
 def test_the_owner_adds_a_webhook_sees_its_secret_once_and_removes_it(
