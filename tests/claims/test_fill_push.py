@@ -312,14 +312,12 @@ def test_the_planner_learns_a_store_doubled_from_the_fills_pushed_since_its_last
     shared_cache.delete(fill_push._fills_since_refresh_key(loc.pk))  # an earlier test's store
     refreshes: list[int] = []
     real_refresh = fill_push.store_statistics_refresh
-    monkeypatch.setattr(
-        fill_push,
-        "store_statistics_refresh",
-        lambda **kw: (
-            refreshes.append(Fill.objects.filter(location=loc).count()),
-            real_refresh(**kw),
-        ),
-    )
+
+    def refresh(**options: Any) -> None:
+        refreshes.append(Fill.objects.filter(location=loc).count())
+        real_refresh(**options)
+
+    monkeypatch.setattr(fill_push, "store_statistics_refresh", refresh)
 
     def push(part: list[dict[str, str]]) -> None:
         assert push_fills(location=loc, rows=part, source="test").counts["created"] == len(part)
