@@ -19,7 +19,7 @@ fi
 
 if [[ -z "$service" ]]; then
     echo "pip-audit: NOT RUN: no vulnerability service answers from this machine" \
-        "(api.osv.dev, and pypi.org's per-release JSON). requirements.lock was not audited."
+        "(OSV, and the package index's per-release JSON). requirements.lock was not audited."
     [[ "${AUDIT_REQUIRED:-0}" == 1 ]] && exit 1
     exit 0
 fi
