@@ -171,8 +171,16 @@ def statistics_keep_up(*, location_id: int, inserted: int) -> bool:
     except ValueError:  # the first push since the count was lost (or ever)
         shared_cache.set(key, inserted, timeout=None)
         since = inserted
-    if since < ANALYZE_MIN_ROWS:
+    if since < ANALYZE_MIN_ROWS or since <= planned_fills(location_id):
         return False
+    store_statistics_refresh(store_sizes_only=True)
+    shared_cache.set(key, 0, timeout=None)
+    return True
+
+
+def planned_fills(location_id: int) -> int:
+    """How many fills the planner believes the store holds (what the upsert's plan is built
+    on)."""
     with connection.cursor() as cur:
         cur.execute(
             "EXPLAIN (FORMAT JSON) SELECT 1 FROM claims_fill WHERE location_id = %s", [location_id]
@@ -180,11 +188,7 @@ def statistics_keep_up(*, location_id: int, inserted: int) -> bool:
         plan = cur.fetchone()[0]
     if isinstance(plan, str):
         plan = json.loads(plan)
-    if since <= int(plan[0]["Plan"]["Plan Rows"]):
-        return False
-    store_statistics_refresh(store_sizes_only=True)
-    shared_cache.set(key, 0, timeout=None)
-    return True
+    return int(plan[0]["Plan"]["Plan Rows"])
 
 
 def items_table(
