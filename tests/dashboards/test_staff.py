@@ -54,9 +54,15 @@ def test_staff_metrics_credit_who_did_the_work_in_the_period(
         organization=margin_world.org, role=Role.REVENUE, first_name="Rita", last_name="Rev"
     )
     today = timezone.localdate()
+    # three different patients (a patient has many claims; without DISTINCT the first rows
+    # may repeat one, in whatever order Postgres reads them)
     patients = list(
-        ClaimResult.objects.filter(location=loc_a).values_list("fill__patient", flat=True)[:3]
+        ClaimResult.objects.filter(location=loc_a)
+        .order_by("fill__patient")
+        .values_list("fill__patient", flat=True)
+        .distinct()[:3]
     )
+    assert len(set(patients)) == 3
     for pk in patients[:2]:
         SyncEnrollment.objects.create(
             location=loc_a, patient_id=pk, first_sync_date=today, enrolled_by=tech
