@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 
 from claims.models import Patient
 from rxrevops.models import Location
@@ -32,7 +32,77 @@ SEXES = ("F", "M", "U", "")
 def patient_upsert(*, location: Location, data: Mapping[str, object]) -> tuple[Patient, bool]:
     """Create or update the patient `data["pms_patient_id"]` of `location` with the fields of
     `data` (see FIELDS; others are refused). Returns the patient and whether it was created.
-    Raises ValidationError keyed by field for a value that cannot be stored."""
+    Raises ValidationError keyed by field for a value that cannot be stored, before anything
+    is written: no savepoint is needed around it inside a caller's transaction (an HL7
+    message's), and none is taken (each one is a round trip to Postgres)."""
+    pms_patient_id, values = _checked(data)
+    missing: list[str] = []
+    with transaction.atomic(savepoint=False):
+        # the row lock makes two pushes of one patient apply one after the other
+        patient = (
+            Patient.objects.select_for_update()
+            .filter(location=location, pms_patient_id=pms_patient_id)
+            .first()
+        )
+        if patient is None:
+            missing = [f for f in REQUIRED_TO_CREATE if not values.get(f)]
+            if not missing:
+                # a concurrent first push of the same patient: the unique key decides, and
+                # the loser updates what the winner created
+                return _insert(location, pms_patient_id, values, on_conflict="update")
+        else:
+            changed = [k for k, v in values.items() if getattr(patient, k) != v]
+            for name, value in values.items():
+                setattr(patient, name, value)
+            if changed:
+                patient.save(update_fields=[*changed, "updated_at"])
+            return patient, False
+    raise ValidationError(
+        {f: "Required to create a patient the store does not know yet." for f in missing}
+    )
+
+
+def patient_get_or_create(*, location: Location, data: Mapping[str, object]) -> tuple[int, bool]:
+    """The id of the patient `data["pms_patient_id"]` of `location`, created from `data` when
+    the store does not know it yet; a known patient is left as it is (an HL7 VXU names the
+    patient it is about but does not correct demographics: ADT^A08 does). Returns (id,
+    created). ValidationError as `patient_upsert`, before anything is written; a known
+    patient is never refused for what `data` lacks."""
+    try:
+        pms_patient_id, values = _checked(data)
+    except ValidationError:
+        # what could not create the patient does not matter for one the store knows
+        known = _known(location, str(data.get("pms_patient_id") or "").strip())
+        if known is None:
+            raise
+        return known, False
+    missing = [f for f in REQUIRED_TO_CREATE if not values.get(f)]
+    if not missing:
+        patient, created = _insert(location, pms_patient_id, values, on_conflict="nothing")
+        if created:
+            return patient.pk, True
+    known = _known(location, pms_patient_id)
+    if known is not None:
+        return known, False
+    raise ValidationError(
+        {f: "Required to create a patient the store does not know yet." for f in missing}
+    )
+
+
+def _known(location: Location, pms_patient_id: str) -> int | None:
+    if not pms_patient_id:
+        return None
+    found: int | None = (
+        Patient.objects.filter(location=location, pms_patient_id=pms_patient_id)
+        .values_list("pk", flat=True)
+        .first()
+    )
+    return found
+
+
+def _checked(data: Mapping[str, object]) -> tuple[str, dict[str, Any]]:
+    """The PMS patient number and the typed values of `data`, every value checked against
+    the model's fields (lengths, choices) without a query; ValidationError by field."""
     unknown = sorted(str(k) for k in data if k not in (*FIELDS, "pms_patient_id"))
     if unknown:
         raise ValidationError({k: "Unknown field." for k in unknown})
@@ -40,43 +110,45 @@ def patient_upsert(*, location: Location, data: Mapping[str, object]) -> tuple[P
     if not pms_patient_id:
         raise ValidationError({"pms_patient_id": "This field is required."})
     values = _clean({k: data[k] for k in FIELDS if k in data})
-    with transaction.atomic():
-        # the row lock makes two pushes of one patient apply one after the other
-        patient = (
-            Patient.objects.select_for_update()
-            .filter(location=location, pms_patient_id=pms_patient_id)
-            .first()
+    probe = Patient(pms_patient_id=pms_patient_id, **values)
+    # only the fields given: a partial update leaves the others as stored
+    exclude = [f.name for f in Patient._meta.fields if f.name not in (*values, "pms_patient_id")]
+    probe.full_clean(exclude=exclude, validate_unique=False, validate_constraints=False)
+    return pms_patient_id, values
+
+
+def _insert(
+    location: Location, pms_patient_id: str, values: dict[str, Any], *, on_conflict: str
+) -> tuple[Patient, bool]:
+    """One INSERT ... ON CONFLICT on the store's patient key, in one round trip: the row and
+    whether this statement created it (`on_conflict="update"` sets `values` on a row a
+    concurrent push created first; `"nothing"` leaves it, and returns it unsaved)."""
+    patient = Patient(location=location, pms_patient_id=pms_patient_id, **values)
+    fields = [f for f in Patient._meta.concrete_fields if not f.primary_key]
+    params = [f.get_db_prep_save(f.pre_save(patient, add=True), connection) for f in fields]
+    column = {f.name: connection.ops.quote_name(str(f.column)) for f in fields}
+    columns = ", ".join(column.values())
+    if on_conflict == "update":
+        action = "DO UPDATE SET " + ", ".join(
+            f"{column[name]} = EXCLUDED.{column[name]}" for name in [*values, "updated_at"]
         )
-        created = patient is None
-        if patient is None:
-            missing = [f for f in REQUIRED_TO_CREATE if not values.get(f)]
-            if missing:
-                raise ValidationError(
-                    {
-                        f: "Required to create a patient the store does not know yet."
-                        for f in missing
-                    }
-                )
-            patient = Patient(location=location, pms_patient_id=pms_patient_id)
-        changed = [k for k, v in values.items() if getattr(patient, k) != v]
-        for name, value in values.items():
-            setattr(patient, name, value)
-        patient.full_clean(exclude=["location"], validate_unique=False, validate_constraints=False)
-        if created:
-            # a concurrent first push of the same patient: the unique key decides, and the
-            # loser updates what the winner created
-            with transaction.atomic():
-                saved, created = Patient.objects.get_or_create(
-                    location=location, pms_patient_id=pms_patient_id, defaults=values
-                )
-            if not created:
-                for name, value in values.items():
-                    setattr(saved, name, value)
-                saved.save()
-            return saved, created
-        if changed:
-            patient.save(update_fields=[*changed, "updated_at"])
-    return patient, False
+    else:
+        action = "DO NOTHING"
+    with connection.cursor() as cur:
+        cur.execute(
+            f"INSERT INTO {Patient._meta.db_table} ({columns}) "  # noqa: S608 (model names)
+            f"VALUES ({', '.join(['%s'] * len(fields))}) "
+            f"ON CONFLICT (location_id, pms_patient_id) {action} RETURNING id, xmax = 0",
+            params,
+        )
+        row = cur.fetchone()
+    if row is None:  # DO NOTHING on a patient the store already has
+        return patient, False
+    if not row[1]:  # a concurrent push created it first: the stored row, as updated
+        return Patient.objects.get(pk=row[0]), False
+    patient.pk = row[0]
+    patient._state.adding = False
+    return patient, True
 
 
 def _clean(values: dict[str, object]) -> dict[str, Any]:

@@ -337,10 +337,18 @@ def batch_load(
         _run_sql(cur, "pms_stage.sql", {})
         with cur.copy(f"COPY pms_stage ({columns}) FROM STDIN WITH (FORMAT csv)") as copy:
             copy.write(text)
-        # a temp table has no statistics until analyzed; without them the planner guesses
-        # one row and picks nested loops over the whole batch
-        cur.execute("ANALYZE pms_stage (rx_number, fill_number, date_of_service, patient_id)")
         params = {"location": location_id, "job": job_id, "with_ids": with_ids}
+        _run_sql(cur, "pms_drop_unchanged.sql", params)
+        if cur.rowcount == rows:
+            # every row is stored as it is (a re-import): nothing to write. The upsert's
+            # hash joins would still read all of the store's patients and prescriptions
+            # (measured: 1.1 s for 5,000 unchanged fills of a 200,000-fill store).
+            cur.execute("DROP TABLE pms_stage")
+            return Loaded(0, 0)
+        # a temp table has no statistics until analyzed; without them the planner guesses
+        # one row and picks nested loops over the whole batch. Analyzed once the unchanged
+        # rows are gone: the estimates are of the rows written.
+        cur.execute("ANALYZE pms_stage (rx_number, fill_number, date_of_service, patient_id)")
         _run_sql(cur, "pms_upsert.sql", params)
         inserted, updated, rows_written = cur.fetchone()
         _run_sql(cur, "pms_mark_reversed.sql", params)

@@ -1,19 +1,6 @@
--- Upsert one staged batch into the real tables for store %(location)s.
--- Rows identical to what is stored are dropped first, so a re-import writes nothing; then
--- reference rows (drugs, prescribers, plans), patients, prescriptions, fills.
--- Batch-sized sorts and hashes stay in memory.
-SET LOCAL work_mem = '64MB';
-
--- One probe of the real-world key index per staged row, whatever the statistics say: as a
--- join the planner hashes every fill of the store when that looks cheaper, and with cached
--- pages it is not (a 5,000-row push against a 215,000-fill store: 268 ms hashed, 12 ms
--- probed); the cost grows with the batch, never with the store.
-DELETE FROM pms_stage s
-WHERE s.row_hash = (
-    SELECT f.row_hash FROM claims_fill f
-    WHERE f.location_id = %(location)s AND f.rx_number = s.rx_number
-      AND f.fill_number = s.fill_number AND f.date_of_service = s.date_of_service
-      AND f.transaction_code = s.transaction_code);
+-- Upsert one staged batch into the real tables for store %(location)s, what is left of it
+-- after pms_drop_unchanged.sql: reference rows (drugs, prescribers, plans), patients,
+-- prescriptions, fills.
 
 -- Reference rows: only for codes not known yet (or a drug still without a name).
 INSERT INTO claims_drug (ndc, name, generic_name, is_brand, adherence_class)

@@ -18,9 +18,8 @@ from datetime import date
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from claims.models import Patient
 from claims.services.fill_push import push_fills
-from claims.services.patients import patient_upsert
+from claims.services.patients import patient_get_or_create, patient_upsert
 from clinical.ingest.immunizations import DoseRow, check_row
 from clinical.models import Immunization
 from clinical.services.immunization_import import immunization_doses_upsert
@@ -105,27 +104,25 @@ def apply_adt(parsed: Parsed, *, location: Location) -> Applied:
 # --- VXU^V04 -------------------------------------------------------------------------------
 
 
-def _vxu_patient(location: Location, data: PatientData, out: Applied) -> Patient | None:
-    """The store's patient; one the store does not know yet is created from the PID (a
+def _vxu_patient(location: Location, data: PatientData, out: Applied) -> int | None:
+    """The store's patient's id; one the store does not know yet is created from the PID (a
     VXU does not overwrite demographics: ADT^A08 does that)."""
-    known = Patient.objects.filter(location=location, pms_patient_id=data.patient_id).first()
-    if known is not None:
-        return known
     try:
-        patient, _ = patient_upsert(location=location, data=_patient_data(data))
+        patient_id, created = patient_get_or_create(location=location, data=_patient_data(data))
     except ValidationError as exc:
         out.issues += _patient_issues(exc)
         return None
-    out.linked["patients_created"] = [patient.pk]
-    return patient
+    if created:
+        out.linked["patients_created"] = [patient_id]
+    return patient_id
 
 
 def apply_vxu(parsed: Parsed, *, location: Location) -> Applied:
     out = Applied()
     if parsed.patient is None or not parsed.doses:
         return out
-    patient = _vxu_patient(location, parsed.patient, out)
-    if patient is None:
+    patient_id = _vxu_patient(location, parsed.patient, out)
+    if patient_id is None:
         return out
     today = timezone.localdate()
     rows: list[tuple[DoseRow, int, int]] = []
@@ -170,7 +167,7 @@ def apply_vxu(parsed: Parsed, *, location: Location) -> Applied:
             continue
         keys.add(key)
         records[key] = dose.record_id
-        rows.append((row, location.pk, patient.pk))
+        rows.append((row, location.pk, patient_id))
     if rows:
         inserted, updated, unchanged = immunization_doses_upsert(
             organization_id=location.organization_id, doses=rows
@@ -179,7 +176,7 @@ def apply_vxu(parsed: Parsed, *, location: Location) -> Applied:
             (imm.cvx, imm.administered_on, imm.lot): imm.pk
             for imm in Immunization.objects.filter(
                 location=location,
-                patient=patient,
+                patient_id=patient_id,
                 cvx__in={k[0] for k in keys},
                 administered_on__in={k[1] for k in keys},
             )
@@ -191,7 +188,7 @@ def apply_vxu(parsed: Parsed, *, location: Location) -> Applied:
                 "counts": {"inserted": inserted, "updated": updated, "unchanged": unchanged},
             }
         )
-    out.linked.setdefault("patients", [patient.pk])
+    out.linked.setdefault("patients", [patient_id])
     return out
 
 

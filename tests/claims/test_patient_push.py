@@ -4,10 +4,13 @@ field by field; what cannot be stored is refused naming the field."""
 from __future__ import annotations
 
 import datetime as dt
+import threading
+import time
 from types import SimpleNamespace
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.db import connection, transaction
 
 from claims.models import Patient
 from claims.services.patients import patient_upsert
@@ -81,3 +84,54 @@ def test_a_new_patient_needs_names_and_birth_date(chain: SimpleNamespace) -> Non
     with pytest.raises(ValidationError) as refused:
         patient_upsert(location=chain.loc_a, data={"pms_patient_id": "79", "first_name": "A"})
     assert set(refused.value.message_dict) == {"last_name", "date_of_birth"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_first_pushes_of_one_patient_at_once_make_one_patient(chain: SimpleNamespace) -> None:
+    """The first push of a patient takes no row lock (there is no row yet): two at once
+    both try to create it. The store's patient key decides; the loser updates the
+    winner's row instead of failing, and only the winner reports it created."""
+    # the first push holds its transaction open after its INSERT, so the second's INSERT
+    # meets the key while the first has not committed (it waits, then finds the row)
+    inserted = threading.Event()
+    results: dict[str, tuple[int, bool, str]] = {}
+    failures: list[BaseException] = []
+
+    def push(name: str, phone: str, hold: bool) -> None:
+        try:
+            with transaction.atomic():
+                patient, created = patient_upsert(
+                    location=chain.loc_a,
+                    data={
+                        "pms_patient_id": "RACE-1",
+                        "first_name": "Synthia",
+                        "last_name": "Testperson",
+                        "date_of_birth": "1961-07-04",
+                        "phone": phone,
+                    },
+                )
+                results[name] = (patient.pk, created, patient.phone)
+                if hold:
+                    inserted.set()
+                    time.sleep(0.5)  # the second push is now waiting on the key
+        except BaseException as exc:  # reported by the test, not lost in the thread
+            failures.append(exc)
+            inserted.set()
+        finally:
+            connection.close()
+
+    first = threading.Thread(target=push, args=("first", "2175550101", True))
+    first.start()
+    assert inserted.wait(30)
+    second = threading.Thread(target=push, args=("second", "2175550202", False))
+    second.start()
+    first.join(30)
+    second.join(30)
+    assert not failures, failures
+    assert results["first"][1] is True
+    assert results["second"][1] is False
+    assert results["first"][0] == results["second"][0]
+    stored = Patient.objects.get(location=chain.loc_a, pms_patient_id="RACE-1")
+    assert stored.pk == results["first"][0]
+    assert stored.phone == "2175550202"  # the loser's values, applied to the winner's row
+    assert results["second"][2] == "2175550202"

@@ -92,6 +92,37 @@ def test_a_vxu_records_the_dose(chain: SimpleNamespace) -> None:
     assert Hl7Message.objects.get().linked["immunizations"] == [imm.pk]
 
 
+def test_a_vxu_for_a_new_patient_creates_them_and_leaves_a_known_one_as_stored(
+    chain: SimpleNamespace,
+) -> None:
+    client = client_for(chain)
+    ack = post(client, vxu(facility=chain.loc_a.ncpdp_id, patient_id="NEW-VXU")).content.decode()
+    assert field(ack, "MSA", 1) == "AA", ack
+    created = Patient.objects.get(location=chain.loc_a, pms_patient_id="NEW-VXU")
+    assert (created.last_name, created.date_of_birth) == ("Testperson", date(1960, 2, 1))
+    stored = Hl7Message.objects.get()
+    assert stored.linked["patients_created"] == [created.pk]
+    assert Immunization.objects.get().patient == created
+    # a known patient: the PID's other name, birth date and phone change nothing (ADT does)
+    known = chain.patient_a
+    before = (known.last_name, known.first_name, known.date_of_birth, known.phone)
+    message = vxu(
+        facility=chain.loc_a.ncpdp_id,
+        patient_id=known.pms_patient_id,
+        control_id="VXU-KNOWN",
+        lot="L999",
+    )
+    assert (known.last_name, known.date_of_birth) != ("Testperson", date(1960, 2, 1))
+    ack = post(client, message).content.decode()
+    assert field(ack, "MSA", 1) == "AA", ack
+    known.refresh_from_db()
+    assert (known.last_name, known.first_name, known.date_of_birth, known.phone) == before
+    assert Immunization.objects.get(lot="L999").patient == known
+    filed = Hl7Message.objects.get(control_id="VXU-KNOWN")
+    assert "patients_created" not in filed.linked
+    assert filed.linked["patients"] == [known.pk]
+
+
 def test_an_expired_lot_is_answered_ae_with_the_err_fields(chain: SimpleNamespace) -> None:
     message = vxu(
         facility=chain.loc_a.ncpdp_id,
