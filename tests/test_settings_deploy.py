@@ -106,3 +106,27 @@ def test_pages_send_the_content_security_policy(client: Any, db: Any) -> None:
     assert policy["frame-ancestors"] == ["'none'"]
     assert policy["form-action"] == ["'self'"]
     assert policy["base-uri"] == ["'self'"]
+
+
+def test_every_database_connection_runs_without_jit_unless_asked(db: Any) -> None:
+    """JIT compilation cost more than it saved on every large statement measured (the fill
+    upsert, the reconciliation, the rollups): it is off on the app's connections."""
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        cur.execute("SHOW jit")
+        assert cur.fetchone()[0] == "off"
+    code = (
+        "import django; django.setup(); from django.db import connection; "
+        "print(connection.settings_dict.get('OPTIONS', {}).get('options', ''))"
+    )
+    on = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env={**os.environ, "DB_JIT": "true", "DJANGO_SETTINGS_MODULE": "rxrevops.settings"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert on.returncode == 0, on.stderr
+    assert "jit" not in on.stdout

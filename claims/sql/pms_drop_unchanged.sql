@@ -3,12 +3,6 @@
 -- Batch-sized sorts and hashes stay in memory.
 SET LOCAL work_mem = '64MB';
 
--- No JIT compilation: the fill upsert's estimated cost (a store's whole prescriptions and
--- patients) is far above jit_above_cost, and compiling it with optimization and inlining
--- took 1.07 s of a 1.30 s upsert of 4,000 new fills into a 200,000-fill store (EXPLAIN
--- ANALYZE, JIT Timing), every batch again; the statements run in milliseconds without it.
-SET LOCAL jit = off;
-
 -- One probe of the real-world key index per staged row, whatever the statistics say: as a
 -- join the planner hashes every fill of the store when that looks cheaper, and with cached
 -- pages it is not (a 5,000-row push against a 215,000-fill store: 268 ms hashed, 12 ms

@@ -192,7 +192,6 @@ def rollups_refresh(
         with transaction.atomic(), connection.cursor() as cur:
             if outermost:
                 cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-                cur.execute("SET LOCAL jit = off")  # compiling costs more than it saves here
                 # a whole organization's groups hash in memory instead of sorting on disk
                 cur.execute("SET LOCAL work_mem = '256MB'")
             rows = _refresh(cur, org, day_list)

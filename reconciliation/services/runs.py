@@ -228,11 +228,9 @@ def reconcile_organization(
             if outermost:
                 with connection.cursor() as cur:
                     cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-                    # the run's joins over a whole organization hash in memory, not in batches;
-                    # no JIT: compiling costs more than it saves on these plans, and the
-                    # incremental part's index-only plans look costly enough to trigger it
+                    # the run's joins over a whole organization hash in memory, not in batches
+                    # (and no JIT, as on every connection: see DB_JIT in settings)
                     cur.execute("SET LOCAL work_mem = '128MB'")
-                    cur.execute("SET LOCAL jit = off")
             terms = terms or contract_terms(organization.pk)
             try:
                 with transaction.atomic():
