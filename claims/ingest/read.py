@@ -111,7 +111,7 @@ def _head_and_tail(path: Path, size: int = 1 << 16) -> tuple[bytes, bytes]:
         return head, fh.read()
 
 
-def open_batches(path: Path, *, batch_rows: int = 50_000) -> Batches:
+def open_batches(path: Path, *, batch_rows: int = 25_000) -> Batches:
     kind = sniff(path)
     return _open_xlsx(path, batch_rows) if kind == "xlsx" else _open_csv(path, batch_rows)
 
