@@ -36,27 +36,29 @@ def patient_upsert(*, location: Location, data: Mapping[str, object]) -> tuple[P
     is written: no savepoint is needed around it inside a caller's transaction (an HL7
     message's), and none is taken (each one is a round trip to Postgres)."""
     pms_patient_id, values = _checked(data)
-    missing: list[str] = []
+    missing = [f for f in REQUIRED_TO_CREATE if not values.get(f)]
+    if not missing:
+        # everything a new patient needs: created or updated in one statement, which also
+        # settles two first pushes of one patient at once (the unique key decides, and the
+        # loser updates what the winner created)
+        patient, created = _insert(location, pms_patient_id, values, on_conflict="update")
+        if patient is None:  # stored, and already equal to what was sent
+            patient = Patient.objects.get(location=location, pms_patient_id=pms_patient_id)
+        return patient, created
     with transaction.atomic(savepoint=False):
-        # the row lock makes two pushes of one patient apply one after the other
-        patient = (
+        # a partial update: the row lock makes two pushes of one patient apply in turn
+        known = (
             Patient.objects.select_for_update()
             .filter(location=location, pms_patient_id=pms_patient_id)
             .first()
         )
-        if patient is None:
-            missing = [f for f in REQUIRED_TO_CREATE if not values.get(f)]
-            if not missing:
-                # a concurrent first push of the same patient: the unique key decides, and
-                # the loser updates what the winner created
-                return _insert(location, pms_patient_id, values, on_conflict="update")
-        else:
-            changed = [k for k, v in values.items() if getattr(patient, k) != v]
+        if known is not None:
+            changed = [k for k, v in values.items() if getattr(known, k) != v]
             for name, value in values.items():
-                setattr(patient, name, value)
+                setattr(known, name, value)
             if changed:
-                patient.save(update_fields=[*changed, "updated_at"])
-            return patient, False
+                known.save(update_fields=[*changed, "updated_at"])
+            return known, False
     raise ValidationError(
         {f: "Required to create a patient the store does not know yet." for f in missing}
     )
@@ -79,8 +81,8 @@ def patient_get_or_create(*, location: Location, data: Mapping[str, object]) -> 
     missing = [f for f in REQUIRED_TO_CREATE if not values.get(f)]
     if not missing:
         patient, created = _insert(location, pms_patient_id, values, on_conflict="nothing")
-        if created:
-            return patient.pk, True
+        if patient is not None:
+            return patient.pk, created
     known = _known(location, pms_patient_id)
     if known is not None:
         return known, False
@@ -119,36 +121,39 @@ def _checked(data: Mapping[str, object]) -> tuple[str, dict[str, Any]]:
 
 def _insert(
     location: Location, pms_patient_id: str, values: dict[str, Any], *, on_conflict: str
-) -> tuple[Patient, bool]:
-    """One INSERT ... ON CONFLICT on the store's patient key, in one round trip: the row and
-    whether this statement created it (`on_conflict="update"` sets `values` on a row a
-    concurrent push created first; `"nothing"` leaves it, and returns it unsaved)."""
+) -> tuple[Patient | None, bool]:
+    """One INSERT ... ON CONFLICT on the store's patient key, in one round trip: the row as
+    stored and whether this statement created it. `on_conflict="update"` sets `values` on a
+    stored patient where they differ (None when they are all equal already); `"nothing"`
+    leaves a stored patient as it is (None)."""
     patient = Patient(location=location, pms_patient_id=pms_patient_id, **values)
     fields = [f for f in Patient._meta.concrete_fields if not f.primary_key]
     params = [f.get_db_prep_save(f.pre_save(patient, add=True), connection) for f in fields]
     column = {f.name: connection.ops.quote_name(str(f.column)) for f in fields}
-    columns = ", ".join(column.values())
+    table = Patient._meta.db_table
     if on_conflict == "update":
-        action = "DO UPDATE SET " + ", ".join(
-            f"{column[name]} = EXCLUDED.{column[name]}" for name in [*values, "updated_at"]
+        given = [column[name] for name in values]
+        action = (
+            "DO UPDATE SET "
+            + ", ".join(f"{c} = EXCLUDED.{c}" for c in [*given, column["updated_at"]])
+            + f" WHERE ({', '.join(f'{table}.{c}' for c in given)}) IS DISTINCT FROM "
+            f"({', '.join(f'EXCLUDED.{c}' for c in given)})"
         )
     else:
         action = "DO NOTHING"
     with connection.cursor() as cur:
         cur.execute(
-            f"INSERT INTO {Patient._meta.db_table} ({columns}) "  # noqa: S608 (model names)
+            f"INSERT INTO {table} ({', '.join(column.values())}) "  # noqa: S608 (model names)
             f"VALUES ({', '.join(['%s'] * len(fields))}) "
-            f"ON CONFLICT (location_id, pms_patient_id) {action} RETURNING id, xmax = 0",
+            f"ON CONFLICT (location_id, pms_patient_id) {action} "
+            f"RETURNING xmax = 0, id, {', '.join(column.values())}",
             params,
         )
         row = cur.fetchone()
-    if row is None:  # DO NOTHING on a patient the store already has
-        return patient, False
-    if not row[1]:  # a concurrent push created it first: the stored row, as updated
-        return Patient.objects.get(pk=row[0]), False
-    patient.pk = row[0]
-    patient._state.adding = False
-    return patient, True
+    if row is None:
+        return None, False
+    stored = Patient.from_db(connection.alias, ["id", *(f.attname for f in fields)], row[1:])
+    return stored, bool(row[0])
 
 
 def _clean(values: dict[str, object]) -> dict[str, Any]:

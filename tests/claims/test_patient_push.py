@@ -135,3 +135,23 @@ def test_two_first_pushes_of_one_patient_at_once_make_one_patient(chain: SimpleN
     assert stored.pk == results["first"][0]
     assert stored.phone == "2175550202"  # the loser's values, applied to the winner's row
     assert results["second"][2] == "2175550202"
+
+
+def test_the_same_patient_pushed_again_writes_nothing(chain: SimpleNamespace) -> None:
+    data = {
+        "pms_patient_id": "88",
+        "first_name": "Synthia",
+        "last_name": "Testperson",
+        "date_of_birth": "1961-07-04",
+        "phone": "2175550100",
+    }
+    first, created = patient_upsert(location=chain.loc_a, data=data)
+    assert created
+    stamp = Patient.objects.get(pk=first.pk).updated_at
+    again, created = patient_upsert(location=chain.loc_a, data=dict(data))
+    assert (again.pk, created) == (first.pk, False)
+    assert Patient.objects.get(pk=first.pk).updated_at == stamp  # no write at all
+    changed, created = patient_upsert(location=chain.loc_a, data={**data, "phone": "2175550111"})
+    assert (changed.pk, created, changed.phone) == (first.pk, False, "2175550111")
+    assert Patient.objects.get(pk=first.pk).updated_at > stamp
+    assert (changed.first_name, changed.med_sync_enrolled) == ("Synthia", False)
