@@ -68,9 +68,10 @@ def clinical_claim_for_encounter(enc: Encounter) -> ClinicalClaim:
     return _write(claim, lines)
 
 
-def clinical_claim_for_immunization(imm: Immunization) -> ClinicalClaim:
+def clinical_claim_for_immunization(imm: Immunization, *, created: bool = False) -> ClinicalClaim:
     """The administration claim of a dose: 90471 for the first vaccine of the visit (the
-    patient's first dose that day by entry order), 90472 for each more."""
+    patient's first dose that day by entry order), 90472 for each more. `created`: the dose
+    was inserted in this transaction, so it has no claim to look up yet."""
     first = (
         Immunization.objects.filter(patient_id=imm.patient_id, administered_on=imm.administered_on)
         .order_by("pk")
@@ -80,7 +81,9 @@ def clinical_claim_for_immunization(imm: Immunization) -> ClinicalClaim:
     lines = billing.immunization_lines(first_of_visit=first == imm.pk, fees=_fees())
     if imm.billed_cents > 0:  # the pharmacist's (or the file's) own charge wins
         lines = [replace(line, cents=imm.billed_cents) for line in lines]
-    claim = ClinicalClaim.objects.filter(immunization=imm).first() or ClinicalClaim(
+    claim = (
+        None if created else ClinicalClaim.objects.filter(immunization=imm).first()
+    ) or ClinicalClaim(
         organization_id=imm.organization_id,
         location_id=imm.location_id,
         patient_id=imm.patient_id,

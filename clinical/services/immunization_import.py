@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 
 from django.contrib.auth.models import User
 from django.db import connection, transaction
@@ -152,7 +152,7 @@ def immunization_import_run(job: Job, progress: Progress) -> dict[str, Any]:
             )
         problems = list(result.problems)
         doses = _matched(job.organization_id, result.rows, problems)
-        inserted, updated, unchanged = _upsert(job.organization_id, doses)
+        inserted, updated, unchanged, _ = _upsert(job.organization_id, doses)
         bad_lines = result.bad_lines | {p.line for p in problems}
         counts = {
             "read": result.read,
@@ -225,13 +225,22 @@ def _matched(
     return matched
 
 
+class DosesUpserted(NamedTuple):
+    inserted: int
+    updated: int
+    unchanged: int
+    # (location id, patient id, CVX, administered on, lot) -> the stored dose's id, for every
+    # dose given (inserted, corrected or found unchanged)
+    ids: dict[tuple[int, int, str, date, str], int]
+
+
 def immunization_doses_upsert(
     *, organization_id: int, doses: list[tuple[DoseRow, int, int]]
-) -> tuple[int, int, int]:
+) -> DosesUpserted:
     """Upsert checked doses, each with its (location id, patient id), the way a file's rows
     are (natural key, registry send and billing for new doses), under the same per-
     organization lock as the file import (shared between messages, with a lock per patient);
-    for inbound interfaces (HL7 VXU). Returns (inserted, updated, unchanged). The caller's
+    for inbound interfaces (HL7 VXU). Returns the counts and each dose's id. The caller's
     transaction holds the locks until it ends."""
     with connection.cursor() as cur:
         # shared with other messages, exclusive of a file import: messages about different
@@ -247,9 +256,8 @@ def immunization_doses_upsert(
     return _upsert(organization_id, doses)
 
 
-def _upsert(organization_id: int, doses: list[tuple[DoseRow, int, int]]) -> tuple[int, int, int]:
-    """Insert new doses, correct changed ones, leave equal ones alone: (inserted, updated,
-    unchanged)."""
+def _upsert(organization_id: int, doses: list[tuple[DoseRow, int, int]]) -> DosesUpserted:
+    """Insert new doses, correct changed ones, leave equal ones alone."""
     existing = {
         (imm.location_id, imm.patient_id, imm.cvx, imm.administered_on, imm.lot): imm
         for imm in Immunization.objects.filter(
@@ -284,10 +292,23 @@ def _upsert(organization_id: int, doses: list[tuple[DoseRow, int, int]]) -> tupl
     Immunization.objects.bulk_update(changed, FILE_FIELDS)
     # new doses go to the state registry; the sends are queued once the file has committed
     registry_messages_enqueue(immunizations=new)
-    # each dose is billed; a corrected dose re-prices a claim not yet sent
-    for imm in [*new, *changed]:
+    # each dose is billed; a corrected dose re-prices a claim not yet sent (a dose created
+    # just now has no claim yet: nothing to look up)
+    for imm in new:
+        clinical_claim_for_immunization(imm, created=True)
+    for imm in changed:
         clinical_claim_for_immunization(imm)
-    return len(new), len(changed), unchanged
+    ids = {key: imm.pk for key, imm in existing.items()}
+    ids.update(
+        {
+            (imm.location_id, imm.patient_id, imm.cvx, imm.administered_on, imm.lot): imm.pk
+            for imm in new
+        }
+    )
+    wanted = {(loc, pat, row.cvx, row.administered_on, row.lot) for row, loc, pat in doses}
+    return DosesUpserted(
+        len(new), len(changed), unchanged, {k: v for k, v in ids.items() if k in wanted}
+    )
 
 
 def _quarantine(job: Job, problems: list[RowProblem]) -> None:

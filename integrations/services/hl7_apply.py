@@ -21,7 +21,6 @@ from django.utils import timezone
 from claims.services.fill_push import push_fills
 from claims.services.patients import patient_get_or_create, patient_upsert
 from clinical.ingest.immunizations import DoseRow, check_row
-from clinical.models import Immunization
 from clinical.services.immunization_import import immunization_doses_upsert
 from integrations.hl7.messages import Issue, Parsed, PatientData
 from rxrevops.access import Principal
@@ -169,23 +168,17 @@ def apply_vxu(parsed: Parsed, *, location: Location) -> Applied:
         records[key] = dose.record_id
         rows.append((row, location.pk, patient_id))
     if rows:
-        inserted, updated, unchanged = immunization_doses_upsert(
-            organization_id=location.organization_id, doses=rows
-        )
-        ids = {
-            (imm.cvx, imm.administered_on, imm.lot): imm.pk
-            for imm in Immunization.objects.filter(
-                location=location,
-                patient_id=patient_id,
-                cvx__in={k[0] for k in keys},
-                administered_on__in={k[1] for k in keys},
-            )
-        }
+        done = immunization_doses_upsert(organization_id=location.organization_id, doses=rows)
+        ids = {(cvx, day, lot): pk for (_, _, cvx, day, lot), pk in done.ids.items()}
         out.linked.update(
             {
                 "immunizations": [ids[k] for k in keys if k in ids],
                 "records": {records[k]: ids[k] for k in keys if k in ids and records[k]},
-                "counts": {"inserted": inserted, "updated": updated, "unchanged": unchanged},
+                "counts": {
+                    "inserted": done.inserted,
+                    "updated": done.updated,
+                    "unchanged": done.unchanged,
+                },
             }
         )
     out.linked.setdefault("patients", [patient_id])

@@ -194,6 +194,12 @@ def test_a_new_control_id_for_the_same_dose_changes_nothing(chain: SimpleNamespa
     assert field(again.content.decode(), "MSA", 1) == "AA"
     assert Immunization.objects.count() == 1
     assert Hl7Message.objects.count() == 2
+    # the second message links the dose it found unchanged, and its sender's record id
+    dose = Immunization.objects.get()
+    linked = Hl7Message.objects.get(control_id="VXU-2").linked
+    assert linked["immunizations"] == [dose.pk]
+    assert linked["records"] == {"42": dose.pk}
+    assert linked["counts"] == {"inserted": 0, "updated": 0, "unchanged": 1}
 
 
 @pytest.mark.parametrize("which", ["unknown", "foreign"])
