@@ -30,16 +30,16 @@ def _fees() -> billing.FeeSchedule:
 def _payer(patient_id: int) -> str:
     """The payer a clinical service is billed to: the plan of the patient's latest paid
     fill (its name, else BIN/PCN), or self-pay."""
-    fill = (
+    plan = (
         Fill.objects.filter(patient_id=patient_id, status=Fill.Status.PAID, plan__isnull=False)
-        .select_related("plan")
         .order_by("-date_of_service", "-pk")
+        .values_list("plan__name", "plan__bin", "plan__pcn")  # not the wide fill row
         .first()
     )
-    if fill is None or fill.plan is None:
+    if plan is None:
         return "Self-pay"
-    plan = fill.plan
-    return plan.name or f"BIN {plan.bin}" + (f" PCN {plan.pcn}" if plan.pcn else "")
+    name, bin_, pcn = plan
+    return str(name or f"BIN {bin_}" + (f" PCN {pcn}" if pcn else ""))
 
 
 def _write(claim: ClinicalClaim, lines: list[billing.Line]) -> ClinicalClaim:

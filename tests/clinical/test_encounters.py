@@ -12,10 +12,10 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.urls import reverse
 
 from adherence.models import WorklistItem
-from claims.models import Patient
+from claims.models import Fill, Patient, Plan
 from clinical.encounter_selectors import clinical_revenue_for_user
 from clinical.models import ClinicalClaim, Encounter
-from clinical.services.billing import clinical_claim_update, poc_test_record
+from clinical.services.billing import _payer, clinical_claim_update, poc_test_record
 from clinical.services.encounters import (
     encounter_amend,
     encounter_save,
@@ -457,3 +457,21 @@ def test_a_role_counts_only_where_it_is_held(worklist_chain: SimpleNamespace, lo
     enc_b = encounter_start(user=user, patient=chain.at_risk_b, today=AS_OF)
     assert client.get(reverse("clinical:encounter", args=[enc_b.pk])).status_code == 200
     assert list(Encounter.objects.for_user(user)) == [enc_b]
+
+
+def test_a_clinical_claim_is_billed_to_the_plan_of_the_latest_paid_fill_or_self_pay(
+    worklist_chain: SimpleNamespace,
+) -> None:
+    patient = worklist_chain.at_risk
+    latest = (
+        Fill.objects.filter(patient=patient, status=Fill.Status.PAID, plan__isnull=False)
+        .order_by("-date_of_service", "-pk")
+        .first()
+    )
+    assert latest is not None
+    assert latest.plan is not None
+    assert _payer(patient.pk) == f"BIN {latest.plan.bin} PCN {latest.plan.pcn}"
+    Plan.objects.filter(pk=latest.plan.pk).update(name="Prairie Part D")
+    assert _payer(patient.pk) == "Prairie Part D"
+    Fill.objects.filter(patient=patient).update(status=Fill.Status.REVERSED)
+    assert _payer(patient.pk) == "Self-pay"
