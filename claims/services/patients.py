@@ -36,7 +36,7 @@ def patient_upsert(*, location: Location, data: Mapping[str, object]) -> tuple[P
     is written: no savepoint is needed around it inside a caller's transaction (an HL7
     message's), and none is taken (each one is a round trip to Postgres)."""
     pms_patient_id, values = _checked(data)
-    missing = [f for f in REQUIRED_TO_CREATE if not values.get(f)]
+    missing = _missing_to_create(values)
     if not missing:
         # everything a new patient needs: created or updated in one statement, which also
         # settles two first pushes of one patient at once (the unique key decides, and the
@@ -59,9 +59,7 @@ def patient_upsert(*, location: Location, data: Mapping[str, object]) -> tuple[P
             if changed:
                 known.save(update_fields=[*changed, "updated_at"])
             return known, False
-    raise ValidationError(
-        {f: "Required to create a patient the store does not know yet." for f in missing}
-    )
+    raise _cannot_create(missing)
 
 
 def patient_get_or_create(*, location: Location, data: Mapping[str, object]) -> tuple[int, bool]:
@@ -78,7 +76,7 @@ def patient_get_or_create(*, location: Location, data: Mapping[str, object]) -> 
         if known is None:
             raise
         return known, False
-    missing = [f for f in REQUIRED_TO_CREATE if not values.get(f)]
+    missing = _missing_to_create(values)
     if not missing:
         patient, created = _insert(location, pms_patient_id, values, on_conflict="nothing")
         if patient is not None:
@@ -86,7 +84,15 @@ def patient_get_or_create(*, location: Location, data: Mapping[str, object]) -> 
     known = _known(location, pms_patient_id)
     if known is not None:
         return known, False
-    raise ValidationError(
+    raise _cannot_create(missing)
+
+
+def _missing_to_create(values: Mapping[str, object]) -> list[str]:
+    return [f for f in REQUIRED_TO_CREATE if not values.get(f)]
+
+
+def _cannot_create(missing: list[str]) -> ValidationError:
+    return ValidationError(
         {f: "Required to create a patient the store does not know yet." for f in missing}
     )
 

@@ -267,27 +267,29 @@ def _upsert(organization_id: int, doses: list[tuple[DoseRow, int, int]]) -> Dose
     new: list[Immunization] = []
     changed: list[Immunization] = []
     unchanged = 0
+    stored: dict[tuple[int, int, str, date, str], Immunization] = {}  # each dose given
     for row, location_id, patient_id in doses:
         values = {f: getattr(row, f) for f in FILE_FIELDS}
-        current = existing.get((location_id, patient_id, row.cvx, row.administered_on, row.lot))
+        key = (location_id, patient_id, row.cvx, row.administered_on, row.lot)
+        current = existing.get(key)
         if current is None:
-            new.append(
-                Immunization(
-                    organization_id=organization_id,
-                    location_id=location_id,
-                    patient_id=patient_id,
-                    administered_on=row.administered_on,
-                    cvx=row.cvx,
-                    lot=row.lot,
-                    **values,
-                )
+            current = Immunization(
+                organization_id=organization_id,
+                location_id=location_id,
+                patient_id=patient_id,
+                administered_on=row.administered_on,
+                cvx=row.cvx,
+                lot=row.lot,
+                **values,
             )
+            new.append(current)
         elif any(getattr(current, f) != v for f, v in values.items()):
             for f, v in values.items():
                 setattr(current, f, v)
             changed.append(current)
         else:
             unchanged += 1
+        stored[key] = current
     Immunization.objects.bulk_create(new)
     Immunization.objects.bulk_update(changed, FILE_FIELDS)
     # new doses go to the state registry; the sends are queued once the file has committed
@@ -298,17 +300,8 @@ def _upsert(organization_id: int, doses: list[tuple[DoseRow, int, int]]) -> Dose
         clinical_claim_for_immunization(imm, created=True)
     for imm in changed:
         clinical_claim_for_immunization(imm)
-    ids = {key: imm.pk for key, imm in existing.items()}
-    ids.update(
-        {
-            (imm.location_id, imm.patient_id, imm.cvx, imm.administered_on, imm.lot): imm.pk
-            for imm in new
-        }
-    )
-    wanted = {(loc, pat, row.cvx, row.administered_on, row.lot) for row, loc, pat in doses}
-    return DosesUpserted(
-        len(new), len(changed), unchanged, {k: v for k, v in ids.items() if k in wanted}
-    )
+    ids = {key: imm.pk for key, imm in stored.items()}  # the new ones' set by bulk_create
+    return DosesUpserted(len(new), len(changed), unchanged, ids)
 
 
 def _quarantine(job: Job, problems: list[RowProblem]) -> None:
